@@ -1,0 +1,1 @@
+"""The service: a FastAPI application on PostgreSQL and Redis."""

@@ -1,0 +1,1 @@
+"""Cross-cutting plumbing: settings, logging, database, cache, errors, middleware."""

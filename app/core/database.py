@@ -1,0 +1,61 @@
+"""PostgreSQL: one async engine per process (SQLAlchemy 2 on asyncpg) and a session per request."""
+
+from collections.abc import AsyncIterator
+
+from fastapi import Request
+from sqlalchemy import MetaData
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase
+
+from app.core.config import Settings
+
+# Deterministic constraint names, so Alembic autogenerate can diff and drop them reliably.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def create_engine(settings: Settings) -> AsyncEngine:
+    """A sized pool that never hands out a dead connection and never waits forever."""
+    return create_async_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout_seconds,
+        # A connection killed by a failover or pg_terminate_backend is detected on checkout.
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        connect_args={
+            "timeout": settings.db_connect_timeout_seconds,
+            "server_settings": {
+                "application_name": "fastapi-starter",
+                # The server cancels a runaway query instead of holding a pool slot forever.
+                "statement_timeout": str(settings.db_statement_timeout_ms),
+            },
+        },
+    )
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    # Objects stay readable after commit, so a handler can serialize what it just wrote.
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """FastAPI dependency: a session for the request, closed (and rolled back) afterwards."""
+    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    async with sessionmaker() as session:
+        yield session

@@ -1,0 +1,84 @@
+"""Every error leaves as application/problem+json (RFC 9457)."""
+
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class Problem(BaseModel):
+    """The body of an error response, as documented in the OpenAPI schema."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+class ProblemResponse(JSONResponse):
+    media_type = PROBLEM_JSON
+
+
+def problem_response(
+    status: int,
+    detail: str | None = None,
+    *,
+    headers: Mapping[str, str] | None = None,
+    **extra: Any,
+) -> ProblemResponse:
+    """A problem document; ``title`` is the status phrase, as RFC 9457 suggests for about:blank."""
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+    }
+    if detail is not None:
+        body["detail"] = detail
+    body.update(extra)
+    return ProblemResponse(body, status_code=status, headers=headers)
+
+
+async def http_exception_handler(_: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, StarletteHTTPException)  # noqa: S101 - registered for this type only
+    detail = exc.detail if isinstance(exc.detail, str) else None
+    return problem_response(exc.status_code, detail, headers=exc.headers)
+
+
+async def validation_exception_handler(_: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for this type only
+    # Only what the client needs to fix its request: where, what, and which rule. The raw
+    # error may hold exception objects and the rejected input itself.
+    errors = [
+        {"loc": list(error["loc"]), "msg": error["msg"], "type": error["type"]}
+        for error in exc.errors()
+    ]
+    return problem_response(
+        HTTPStatus.UNPROCESSABLE_CONTENT,
+        "The request is not valid; see 'errors'.",
+        errors=errors,
+    )
+
+
+def register_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(StarletteHTTPException, http_exception_handler)
+    app.add_exception_handler(RequestValidationError, validation_exception_handler)
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` entries declaring problem+json bodies for these statuses."""
+    return {
+        status: {
+            "description": HTTPStatus(status).phrase,
+            "model": Problem,
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status in statuses
+    }

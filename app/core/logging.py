@@ -1,0 +1,90 @@
+"""Logging: JSON lines on stdout, each carrying the id of the request it belongs to.
+
+Records are handed to a queue and written by a background thread, so a slow stdout (a full
+pipe to the container runtime) never blocks the event loop.
+"""
+
+import atexit
+import logging
+import logging.handlers
+import queue
+import sys
+from contextvars import ContextVar
+from typing import Any
+
+from pythonjsonlogger.json import JsonFormatter
+
+request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+LOG_FORMAT = "%(levelname)s %(name)s %(message)s"
+LOG_RENAMES = {"levelname": "level", "name": "logger"}
+LOG_TIMESTAMP = "time"  # ISO 8601 in UTC
+
+_listener: logging.handlers.QueueListener | None = None
+
+
+class RequestIdFilter(logging.Filter):
+    """Stamps every record with the current request's id (None outside a request)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id_var.get()
+        # uvicorn attaches an ANSI-coloured copy of its message: noise in a JSON line.
+        record.__dict__.pop("color_message", None)
+        return True
+
+
+def json_formatter() -> JsonFormatter:
+    return JsonFormatter(LOG_FORMAT, rename_fields=LOG_RENAMES, timestamp=LOG_TIMESTAMP)
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """Route the root logger, uvicorn's and gunicorn's through one JSON stdout handler."""
+    global _listener  # noqa: PLW0603 - one listener per process, replaced on reconfigure
+    if _listener is not None:
+        _listener.stop()
+    stdout = logging.StreamHandler(sys.stdout)
+    stdout.setFormatter(json_formatter())
+    log_queue: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    to_queue = logging.handlers.QueueHandler(log_queue)
+    to_queue.addFilter(RequestIdFilter())
+    _listener = logging.handlers.QueueListener(log_queue, stdout, respect_handler_level=False)
+    _listener.start()
+    atexit.register(_listener.stop)
+
+    root = logging.getLogger()
+    root.handlers[:] = [to_queue]
+    root.setLevel(level)
+    # uvicorn's access log is replaced by ours (one line with request id and duration).
+    logging.getLogger("uvicorn.access").disabled = True
+    for name in ("uvicorn", "uvicorn.error", "gunicorn.error", "gunicorn.access"):
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
+
+
+def gunicorn_logconfig(level: str) -> dict[str, Any]:
+    """The same JSON shape for gunicorn's master process, as a dictConfig."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {
+            "json": {
+                "()": "pythonjsonlogger.json.JsonFormatter",
+                "fmt": LOG_FORMAT,
+                "rename_fields": LOG_RENAMES,
+                "timestamp": LOG_TIMESTAMP,
+            }
+        },
+        "handlers": {
+            "stdout": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "stream": "ext://sys.stdout",
+            }
+        },
+        "root": {"handlers": ["stdout"], "level": level},
+        "loggers": {
+            "gunicorn.error": {"level": level, "handlers": [], "propagate": True},
+            "gunicorn.access": {"level": level, "handlers": [], "propagate": True},
+        },
+    }

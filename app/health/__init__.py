@@ -1,0 +1,1 @@
+"""Liveness and readiness endpoints, used by Docker, Compose and orchestrators."""

@@ -1,0 +1,60 @@
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from redis.asyncio import Redis
+
+from app.core.cache import get_redis
+from app.core.config import Settings, get_app_settings
+from app.health.schemas import HEALTH_JSON, Liveness, Readiness
+from app.health.service import check_dependencies
+
+router = APIRouter(prefix="/health", tags=["health"])
+
+
+class HealthResponse(JSONResponse):
+    media_type = HEALTH_JSON
+
+
+def health_json(body: BaseModel, status_code: int = 200) -> HealthResponse:
+    return HealthResponse(body.model_dump(mode="json", exclude_none=True), status_code)
+
+
+def documented(model: type[BaseModel], *statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {
+        status: {"model": model, "content": {HEALTH_JSON: {"schema": model.model_json_schema()}}}
+        for status in statuses
+    }
+
+
+@router.get(
+    "/live",
+    summary="Liveness: the process answers",
+    response_class=HealthResponse,
+    responses=documented(Liveness, 200),
+)
+async def live(settings: Annotated[Settings, Depends(get_app_settings)]) -> HealthResponse:
+    """Touches no dependency, so an outage of Postgres or Redis never restarts the app."""
+    return health_json(Liveness(status="pass", version=settings.app_version))
+
+
+@router.get(
+    "/ready",
+    summary="Readiness: Postgres and Redis answer",
+    response_class=HealthResponse,
+    responses=documented(Readiness, 200, 503),
+)
+async def ready(
+    request: Request,
+    settings: Annotated[Settings, Depends(get_app_settings)],
+    redis: Annotated[Redis, Depends(get_redis)],
+) -> HealthResponse:
+    checks = await check_dependencies(
+        request.app.state.engine, redis, settings.health_check_timeout_seconds
+    )
+    passed = all(result.status == "pass" for results in checks.values() for result in results)
+    body = Readiness(
+        status="pass" if passed else "fail", version=settings.app_version, checks=checks
+    )
+    return health_json(body, 200 if passed else 503)

@@ -1,0 +1,59 @@
+"""Alembic environment: async, with the URL taken from the app's own settings."""
+
+import asyncio
+
+from alembic import context
+from sqlalchemy.engine import Connection
+
+from app.core.config import get_settings
+from app.core.database import Base, create_engine
+from app.core.logging import configure_logging
+
+# Every model module must be imported here so autogenerate sees its tables.
+# (Resources add an import line, e.g. ``import app.items.models``.)
+
+configure_logging(get_settings().log_level)
+target_metadata = Base.metadata
+
+
+def run_migrations(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        compare_type=True,
+        compare_server_default=True,
+        transaction_per_migration=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def run_migrations_online() -> None:
+    engine = create_engine(get_settings())
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(run_migrations)
+            await connection.commit()
+    finally:
+        await engine.dispose()
+
+
+def run_migrations_offline() -> None:
+    """``alembic upgrade head --sql``: print the SQL for a DBA instead of running it."""
+    context.configure(
+        url=get_settings().database_url.render_as_string(hide_password=True),
+        target_metadata=target_metadata,
+        literal_binds=True,
+        dialect_opts={"paramstyle": "named"},
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+elif (given := context.config.attributes.get("connection")) is not None:
+    # The caller (the test fixtures) already holds a connection: migrate on it, in its loop.
+    run_migrations(given)
+else:
+    asyncio.run(run_migrations_online())
