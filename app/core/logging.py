@@ -23,33 +23,62 @@ LOG_TIMESTAMP = "time"  # ISO 8601 in UTC
 _listener: logging.handlers.QueueListener | None = None
 
 
-class RequestIdFilter(logging.Filter):
-    """Stamps every record with the current request's id (None outside a request)."""
+_base_record_factory = logging.getLogRecordFactory()
+
+
+def _record_with_request_id(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    """Stamps each record, as it is created, with the id of the request being served."""
+    record = _base_record_factory(*args, **kwargs)
+    record.request_id = request_id_var.get()
+    return record
+
+
+class DropColorMessage(logging.Filter):
+    """uvicorn attaches an ANSI-coloured copy of its message: noise in a JSON line."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = request_id_var.get()
-        # uvicorn attaches an ANSI-coloured copy of its message: noise in a JSON line.
         record.__dict__.pop("color_message", None)
         return True
+
+
+class InProcessQueueHandler(logging.handlers.QueueHandler):
+    """Queues records for the writer thread without flattening them.
+
+    The stock QueueHandler prepares records for pickling and folds the traceback into the
+    message; in-process there is no pickling, so the traceback stays its own JSON field.
+    """
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        record.msg = record.getMessage()  # freeze the arguments as they are now
+        record.args = None
+        return record
 
 
 def json_formatter() -> JsonFormatter:
     return JsonFormatter(LOG_FORMAT, rename_fields=LOG_RENAMES, timestamp=LOG_TIMESTAMP)
 
 
+def _stop_listener() -> None:
+    """Flush what is queued; at exit, so the last lines of a stopping process are not lost."""
+    if _listener is not None:
+        _listener.stop()
+
+
+atexit.register(_stop_listener)
+
+
 def configure_logging(level: str = "INFO") -> None:
     """Route the root logger, uvicorn's and gunicorn's through one JSON stdout handler."""
     global _listener  # noqa: PLW0603 - one listener per process, replaced on reconfigure
-    if _listener is not None:
-        _listener.stop()
+    _stop_listener()
     stdout = logging.StreamHandler(sys.stdout)
     stdout.setFormatter(json_formatter())
     log_queue: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-    to_queue = logging.handlers.QueueHandler(log_queue)
-    to_queue.addFilter(RequestIdFilter())
+    to_queue = InProcessQueueHandler(log_queue)
+    to_queue.addFilter(DropColorMessage())
+    logging.setLogRecordFactory(_record_with_request_id)
     _listener = logging.handlers.QueueListener(log_queue, stdout, respect_handler_level=False)
     _listener.start()
-    atexit.register(_listener.stop)
 
     root = logging.getLogger()
     root.handlers[:] = [to_queue]

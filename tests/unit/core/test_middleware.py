@@ -1,0 +1,59 @@
+"""Request ids: taken from the caller when sane, else generated; on every response and log line."""
+
+import re
+
+import pytest
+from httpx import AsyncClient
+
+GENERATED = re.compile(r"[0-9a-f]{32}")
+
+
+async def test_a_sane_incoming_request_id_is_echoed(client: AsyncClient) -> None:
+    response = await client.get("/health/live", headers={"X-Request-ID": "edge-7f3a:01/2+="})
+
+    assert response.headers["x-request-id"] == "edge-7f3a:01/2+="
+
+
+async def test_an_id_is_generated_when_none_is_given(client: AsyncClient) -> None:
+    first = await client.get("/health/live")
+    second = await client.get("/health/live")
+
+    assert GENERATED.fullmatch(first.headers["x-request-id"])
+    assert first.headers["x-request-id"] != second.headers["x-request-id"]
+
+
+@pytest.mark.parametrize(
+    "unsafe",
+    [
+        "has space",
+        "x" * 129,
+        "quote\"d",
+        "{json}",
+        "ünïcode",
+    ],
+)
+async def test_an_unsafe_incoming_id_is_replaced(client: AsyncClient, unsafe: str) -> None:
+    response = await client.get("/health/live", headers={"X-Request-ID": unsafe.encode()})
+
+    assert GENERATED.fullmatch(response.headers["x-request-id"])
+
+
+async def test_error_responses_carry_the_request_id_too(client: AsyncClient) -> None:
+    response = await client.get("/missing", headers={"X-Request-ID": "on-a-404"})
+
+    assert response.status_code == 404
+    assert response.headers["x-request-id"] == "on-a-404"
+
+
+async def test_one_access_line_per_request_with_its_id(
+    client: AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO")
+    await client.get("/health/live", headers={"X-Request-ID": "access-1"})
+
+    (line,) = [r for r in caplog.records if r.name == "app.access"]
+    assert line.request_id == "access-1"  # type: ignore[attr-defined]
+    assert line.method == "GET"  # type: ignore[attr-defined]
+    assert line.path == "/health/live"  # type: ignore[attr-defined]
+    assert line.status == 200  # type: ignore[attr-defined]
+    assert line.duration_ms >= 0  # type: ignore[attr-defined]

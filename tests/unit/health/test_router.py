@@ -1,0 +1,87 @@
+from datetime import datetime
+
+from httpx import AsyncClient
+
+from app.core.config import Settings
+from app.main import create_app
+from tests.unit.support import changed, serve
+
+HEALTH_JSON = "application/health+json"
+CHECKS = ("postgres:connection", "redis:connection")
+
+
+async def test_live_answers_with_the_version(client: AsyncClient, settings: Settings) -> None:
+    response = await client.get("/health/live")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"] == HEALTH_JSON
+    assert response.json() == {"status": "pass", "version": settings.app_version}
+
+
+async def test_ready_passes_with_both_checks_when_dependencies_answer(client: AsyncClient) -> None:
+    response = await client.get("/health/ready")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"] == HEALTH_JSON
+    body = response.json()
+    assert body["status"] == "pass"
+    assert set(body["checks"]) == set(CHECKS)
+    for name in CHECKS:
+        (check,) = body["checks"][name]
+        assert check["status"] == "pass"
+        assert check["componentType"] == "datastore"
+        assert check["observedUnit"] == "ms"
+        assert check["observedValue"] >= 0
+        assert datetime.fromisoformat(check["time"]).tzinfo is not None
+        assert "output" not in check
+
+
+async def test_ready_is_503_naming_redis_when_redis_refuses(
+    settings: Settings, unreachable_port: int
+) -> None:
+    down = changed(settings, redis_url=f"redis://127.0.0.1:{unreachable_port}/0")
+    async with serve(create_app(down)) as http:
+        ready = await http.get("/health/ready")
+        live = await http.get("/health/live")
+
+    assert ready.status_code == 503
+    body = ready.json()
+    assert body["status"] == "fail"
+    assert body["checks"]["redis:connection"][0]["status"] == "fail"
+    assert "ConnectionError" in body["checks"]["redis:connection"][0]["output"]
+    assert body["checks"]["postgres:connection"][0]["status"] == "pass"
+    assert live.status_code == 200
+
+
+async def test_ready_is_503_naming_postgres_when_postgres_refuses(
+    settings: Settings, unreachable_port: int
+) -> None:
+    down = changed(settings, postgres_host="127.0.0.1", postgres_port=unreachable_port)
+    async with serve(create_app(down)) as http:
+        ready = await http.get("/health/ready")
+        live = await http.get("/health/live")
+
+    assert ready.status_code == 503
+    checks = ready.json()["checks"]
+    assert checks["postgres:connection"][0]["status"] == "fail"
+    assert checks["redis:connection"][0]["status"] == "pass"
+    assert live.status_code == 200
+
+
+async def test_ready_gives_up_on_a_hung_dependency_at_its_deadline(
+    settings: Settings, silent_port: int
+) -> None:
+    hung = changed(
+        settings,
+        redis_url=f"redis://127.0.0.1:{silent_port}/0",
+        redis_socket_timeout_seconds=30.0,  # only the check's own deadline can stop it
+        health_check_timeout_seconds=0.3,
+    )
+    async with serve(create_app(hung)) as http:
+        ready = await http.get("/health/ready")
+
+    check = ready.json()["checks"]["redis:connection"][0]
+    assert ready.status_code == 503
+    assert check["output"] == "no answer within 0.3 s"
+    # Stopped at the deadline, not at the 30 s socket timeout.
+    assert 300 <= check["observedValue"] < 3000
