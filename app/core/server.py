@@ -4,26 +4,41 @@ import math
 import os
 from pathlib import Path
 
-CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 
-def available_cpus(cpu_max: Path = CGROUP_CPU_MAX) -> int:
-    """CPUs this process may really use: its affinity, capped by a cgroup v2 CPU quota.
+def _read_quota(cgroup_root: Path) -> float | None:
+    """The CPU quota in CPUs (1.5 = one and a half), or None when there is none."""
+    try:
+        v2 = cgroup_root / "cpu.max"
+        if v2.exists():
+            quota, period = v2.read_text().split()
+            return None if quota == "max" else int(quota) / int(period)
+        v1 = cgroup_root / "cpu"
+        quota_us = int((v1 / "cpu.cfs_quota_us").read_text())
+        period_us = int((v1 / "cpu.cfs_period_us").read_text())
+        return None if quota_us <= 0 else quota_us / period_us
+    except (OSError, ValueError):
+        return None  # not in a container, or a layout we do not know: no quota
+
+
+def available_cpus(cgroup_root: Path = CGROUP_ROOT) -> int:
+    """CPUs this process may really use: its affinity, capped by a cgroup CPU quota.
 
     ``os.cpu_count()`` reports the host's cores; a container limited with ``--cpus 1`` on a
-    32-core host must not start 32 workers.
+    32-core host must not start 32 workers. Both cgroup v2 (cpu.max) and v1 (cfs_quota_us)
+    are read, since hosts still run either.
     """
     cpus = len(os.sched_getaffinity(0))
-    try:
-        quota, period = cpu_max.read_text().split()
-        if quota != "max":
-            cpus = min(cpus, max(1, math.ceil(int(quota) / int(period))))
-    except (OSError, ValueError):
-        pass  # no cgroup v2 file (not in a container, or cgroup v1): the affinity stands
+    quota = _read_quota(cgroup_root)
+    if quota is not None:
+        cpus = min(cpus, max(1, math.ceil(quota)))
     return cpus
 
 
-def worker_count(environ: dict[str, str] | os._Environ[str], cpu_max: Path = CGROUP_CPU_MAX) -> int:
+def worker_count(
+    environ: dict[str, str] | os._Environ[str], cgroup_root: Path = CGROUP_ROOT
+) -> int:
     """WEB_CONCURRENCY when set, else one async worker per available CPU."""
     configured = environ.get("WEB_CONCURRENCY", "").strip()
     if configured:
@@ -31,4 +46,4 @@ def worker_count(environ: dict[str, str] | os._Environ[str], cpu_max: Path = CGR
         if count < 1:
             raise ValueError(f"WEB_CONCURRENCY must be at least 1, got {count}")
         return count
-    return available_cpus(cpu_max)
+    return available_cpus(cgroup_root)

@@ -3,7 +3,7 @@ lifespan, and an HTTP client. Each test starts with empty tables and an empty Re
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -40,7 +40,7 @@ async def recreate_database(settings: Settings, name: str) -> None:
 
 
 @pytest.fixture(scope="session")
-async def settings() -> AsyncIterator[Settings]:
+async def settings() -> Settings:
     """Settings of the stack, pointed at a fresh database that Alembic migrates to head."""
     stack = load_settings()
     name = f"{stack.postgres_db}_test"
@@ -53,7 +53,7 @@ async def settings() -> AsyncIterator[Settings]:
             await connection.run_sync(lambda sync: command.upgrade(alembic_config(sync), "head"))
     finally:
         await engine.dispose()
-    yield test_settings
+    return test_settings
 
 
 @pytest.fixture
@@ -68,7 +68,7 @@ async def client(app: FastAPI) -> AsyncIterator[AsyncClient]:
 
 
 @pytest.fixture(autouse=True)
-async def clean_state(settings: Settings) -> AsyncIterator[None]:
+async def clean_state(settings: Settings) -> None:
     """Isolation: every table emptied and the test Redis db flushed before each test."""
     engine = create_engine(settings)
     tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
@@ -83,16 +83,15 @@ async def clean_state(settings: Settings) -> AsyncIterator[None]:
         await redis.flushdb()
     finally:
         await redis.aclose()
-    yield
 
 
 @pytest.fixture
-def unreachable_port() -> Iterator[int]:
+def unreachable_port() -> int:
     """A local TCP port with nothing listening: connecting to it is refused at once."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
-    yield port
+    return port
 
 
 @pytest.fixture

@@ -14,7 +14,9 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     return monkeypatch
 
 
-def test_every_value_comes_from_the_environment(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_every_value_comes_from_the_environment(
+    clean_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     clean_env.setenv("POSTGRES_HOST", "db.internal")
     clean_env.setenv("DB_POOL_SIZE", "12")
     clean_env.setenv("APP_VERSION", "1.2.3")
@@ -43,7 +45,9 @@ def test_the_environment_wins_over_a_secrets_file(
     (tmp_path / "postgres_password").write_text("from-a-file")
     clean_env.setenv("POSTGRES_PASSWORD", "from-the-env")
 
-    assert load_settings(secrets_dir=tmp_path).postgres_password.get_secret_value() == "from-the-env"
+    assert (
+        load_settings(secrets_dir=tmp_path).postgres_password.get_secret_value() == "from-the-env"
+    )
 
 
 def test_a_missing_secrets_directory_is_not_an_error(clean_env: pytest.MonkeyPatch) -> None:

@@ -31,4 +31,7 @@ async def test_connections_carry_the_statement_timeout(settings: Settings) -> No
         await engine.dispose()
 
     # Postgres shows it in its own units ("5s" for 5000 ms); ask it to convert back.
-    assert timeout in {f"{settings.db_statement_timeout_ms}ms", f"{settings.db_statement_timeout_ms // 1000}s"}
+    assert timeout in {
+        f"{settings.db_statement_timeout_ms}ms",
+        f"{settings.db_statement_timeout_ms // 1000}s",
+    }

@@ -27,13 +27,13 @@ async def test_an_id_is_generated_when_none_is_given(client: AsyncClient) -> Non
     [
         "has space",
         "x" * 129,
-        "quote\"d",
+        'quote"d',
         "{json}",
         "ünïcode",
     ],
 )
 async def test_an_unsafe_incoming_id_is_replaced(client: AsyncClient, unsafe: str) -> None:
-    response = await client.get("/health/live", headers={"X-Request-ID": unsafe.encode()})
+    response = await client.get("/health/live", headers={b"X-Request-ID": unsafe.encode()})
 
     assert GENERATED.fullmatch(response.headers["x-request-id"])
 

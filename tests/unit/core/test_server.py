@@ -8,41 +8,63 @@ from app.core.server import available_cpus, worker_count
 AFFINITY = len(os.sched_getaffinity(0))
 
 
-def cpu_max(tmp_path: Path, content: str) -> Path:
-    path = tmp_path / "cpu.max"
-    path.write_text(content)
-    return path
+def cgroup_v2(tmp_path: Path, cpu_max: str) -> Path:
+    (tmp_path / "cpu.max").write_text(cpu_max)
+    return tmp_path
+
+
+def cgroup_v1(tmp_path: Path, quota_us: str, period_us: str = "100000") -> Path:
+    (tmp_path / "cpu").mkdir()
+    (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text(quota_us)
+    (tmp_path / "cpu" / "cpu.cfs_period_us").write_text(period_us)
+    return tmp_path
 
 
 @pytest.mark.parametrize(
-    ("quota", "expected"),
+    ("cpu_max", "expected"),
     [
         ("50000 100000", 1),  # half a CPU still needs one worker
         ("100000 100000", 1),
         ("max 100000", AFFINITY),  # no quota: every CPU the process may run on
     ],
 )
-def test_available_cpus_follows_the_cgroup_quota(tmp_path: Path, quota: str, expected: int) -> None:
-    assert available_cpus(cpu_max(tmp_path, quota)) == expected
+def test_available_cpus_follows_a_cgroup_v2_quota(
+    tmp_path: Path, cpu_max: str, expected: int
+) -> None:
+    assert available_cpus(cgroup_v2(tmp_path, cpu_max)) == expected
+
+
+@pytest.mark.parametrize(
+    ("quota_us", "expected"),
+    [("50000", 1), ("100000", 1), ("-1", AFFINITY)],  # -1: no quota
+)
+def test_available_cpus_follows_a_cgroup_v1_quota(
+    tmp_path: Path, quota_us: str, expected: int
+) -> None:
+    assert available_cpus(cgroup_v1(tmp_path, quota_us)) == expected
 
 
 def test_available_cpus_never_exceeds_the_cpus_the_process_may_run_on(tmp_path: Path) -> None:
-    assert available_cpus(cpu_max(tmp_path, "6400000 100000")) == AFFINITY
+    assert available_cpus(cgroup_v2(tmp_path, "6400000 100000")) == AFFINITY
 
 
 @pytest.mark.parametrize("content", ["", "garbage", "1 2 3"])
 def test_an_unreadable_quota_falls_back_to_the_affinity(tmp_path: Path, content: str) -> None:
-    assert available_cpus(cpu_max(tmp_path, content)) == AFFINITY
-    assert available_cpus(tmp_path / "missing") == AFFINITY
+    assert available_cpus(cgroup_v2(tmp_path, content)) == AFFINITY
+
+
+def test_no_cgroup_files_at_all_falls_back_to_the_affinity(tmp_path: Path) -> None:
+    assert available_cpus(tmp_path) == AFFINITY
 
 
 def test_the_default_worker_count_is_one_per_available_cpu(tmp_path: Path) -> None:
-    assert worker_count({}, cpu_max(tmp_path, "100000 100000")) == 1
-    assert worker_count({"WEB_CONCURRENCY": ""}, cpu_max(tmp_path, "100000 100000")) == 1
+    one_cpu = cgroup_v2(tmp_path, "100000 100000")
+    assert worker_count({}, one_cpu) == 1
+    assert worker_count({"WEB_CONCURRENCY": ""}, one_cpu) == 1
 
 
 def test_web_concurrency_overrides_the_default(tmp_path: Path) -> None:
-    assert worker_count({"WEB_CONCURRENCY": "7"}, cpu_max(tmp_path, "100000 100000")) == 7
+    assert worker_count({"WEB_CONCURRENCY": "7"}, cgroup_v2(tmp_path, "100000 100000")) == 7
 
 
 @pytest.mark.parametrize("value", ["0", "-2", "many"])

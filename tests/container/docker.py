@@ -1,0 +1,82 @@
+"""Small helpers around the docker CLI and HTTP, shared by the container checks."""
+
+import json
+import os
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+IMAGE = os.environ.get("APP_IMAGE", "fastapi-starter:local")
+
+
+def docker(
+    *args: str, check: bool = True, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run a docker CLI command; on failure, the error says what docker printed."""
+    result = subprocess.run(  # noqa: S603 - fixed program, arguments from the tests
+        ["docker", *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"docker {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
+    return result
+
+
+def inspect(kind: str, name: str) -> Any:
+    return json.loads(docker(kind, "inspect", name).stdout)[0]
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def http_get(url: str, timeout: float = 5) -> Reply:
+    """GET that returns error statuses instead of raising them."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - http only
+            return Reply(response.status, dict(response.headers), response.read())
+    except urllib.error.HTTPError as error:
+        return Reply(error.code, dict(error.headers), error.read())
+
+
+def wait_for(
+    condition: Callable[[], bool], timeout: float, what: str, interval: float = 0.2
+) -> float:
+    """Poll until the condition holds; return how long it took, or fail naming what was awaited."""
+    started = time.monotonic()
+    while True:
+        try:
+            if condition():
+                return time.monotonic() - started
+        except (OSError, urllib.error.URLError):
+            pass  # not up yet
+        if time.monotonic() - started > timeout:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+def health_status(container: str) -> str:
+    state = inspect("container", container)["State"]
+    return str(state.get("Health", {}).get("Status", "none"))
+
+
+def published_url(container: str, port: str = "8000/tcp") -> str:
+    binding = inspect("container", container)["NetworkSettings"]["Ports"][port][0]
+    host = binding["HostIp"] if binding["HostIp"] not in ("", "0.0.0.0") else "127.0.0.1"  # noqa: S104
+    return f"http://{host}:{binding['HostPort']}"
+
+
+def report(line: str) -> None:
+    """Measured figures go to stderr, next to unittest's own output."""
+    print(f"    [measured] {line}", flush=True)

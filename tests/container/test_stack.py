@@ -1,0 +1,154 @@
+"""The production stack from compose.yml alone (no override), as an operator would run it."""
+
+import json
+import os
+import subprocess
+import time
+import unittest
+
+from tests.container.docker import PROJECT_ROOT, docker, http_get, inspect, report, wait_for
+
+PROJECT = "fastapi-starter-smoke"
+PORT = os.environ.get("SMOKE_PORT", "18000")
+URL = f"http://127.0.0.1:{PORT}"
+
+
+def compose(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    return docker(
+        "compose",
+        "--project-name",
+        PROJECT,
+        "--file",
+        str(PROJECT_ROOT / "compose.yml"),
+        *args,
+        timeout=timeout,
+    )
+
+
+def container_of(service: str) -> str:
+    return compose("ps", "--all", "--quiet", service).stdout.strip()
+
+
+def ready_checks() -> tuple[int, dict[str, str]]:
+    reply = http_get(f"{URL}/health/ready")
+    return reply.status, {
+        name: results[0]["status"] for name, results in reply.json()["checks"].items()
+    }
+
+
+class ComposeStack(unittest.TestCase):
+    start_seconds: float
+    app: str
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        os.environ["APP_PORT"] = PORT  # read by compose.yml's interpolation
+        compose("down", "--volumes", "--remove-orphans")
+        started = time.monotonic()
+        compose("up", "--detach", "--wait", "--no-build")
+        cls.start_seconds = time.monotonic() - started
+        cls.app = container_of("app")
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        compose("down", "--volumes", "--remove-orphans")
+
+    def test_comes_up_healthy_with_both_checks_passing(self) -> None:
+        report(f"compose.yml stack up and healthy, migrations run: {self.start_seconds:.1f} s")
+        status, checks = ready_checks()
+        self.assertEqual(status, 200)
+        self.assertEqual(checks, {"postgres:connection": "pass", "redis:connection": "pass"})
+        for service in ("app", "db", "redis"):
+            self.assertEqual(
+                inspect("container", container_of(service))["State"]["Health"]["Status"], "healthy"
+            )
+
+    def test_migrations_ran_to_completion_before_the_app_started(self) -> None:
+        migrate = inspect("container", container_of("migrate"))["State"]
+        app = inspect("container", self.app)["State"]
+        self.assertEqual(migrate["ExitCode"], 0)
+        self.assertLess(migrate["FinishedAt"], app["StartedAt"])
+
+    def test_app_container_is_hardened(self) -> None:
+        host = inspect("container", self.app)["HostConfig"]
+        self.assertTrue(host["ReadonlyRootfs"])
+        self.assertEqual(host["CapDrop"], ["ALL"])
+        self.assertIn("no-new-privileges:true", host["SecurityOpt"])
+        self.assertIn("/tmp", host["Tmpfs"])
+        self.assertGreater(host["Memory"], 0, "a memory limit is set")
+        self.assertGreater(host["NanoCpus"], 0, "a CPU limit is set")
+        self.assertEqual(host["RestartPolicy"]["Name"], "unless-stopped")
+
+    def test_the_password_is_a_runtime_secret_file_not_an_environment_variable(self) -> None:
+        config = inspect("container", self.app)
+        self.assertFalse([v for v in config["Config"]["Env"] if v.startswith("POSTGRES_PASSWORD=")])
+        mounts = {m["Destination"]: m for m in config["Mounts"]}
+        self.assertIn("/run/secrets/postgres_password", mounts)
+        self.assertFalse(mounts["/run/secrets/postgres_password"]["RW"])
+
+    def test_postgres_data_lives_in_a_named_volume(self) -> None:
+        mounts = inspect("container", container_of("db"))["Mounts"]
+        (data,) = [m for m in mounts if m["Destination"] == "/var/lib/postgresql/data"]
+        self.assertEqual(data["Type"], "volume")
+        self.assertEqual(data["Name"], f"{PROJECT}_pgdata")
+
+    def test_only_the_app_publishes_a_port(self) -> None:
+        for service in ("db", "redis", "migrate"):
+            with self.subTest(service=service):
+                ports = inspect("container", container_of(service))["HostConfig"]["PortBindings"]
+                self.assertFalse(ports)
+
+    def test_readiness_follows_redis_down_and_back_without_an_app_restart(self) -> None:
+        app_started = inspect("container", self.app)["State"]["StartedAt"]
+        compose("stop", "redis")
+        try:
+            wait_for(lambda: ready_checks()[0] == 503, 10, "ready to report 503")
+            status, checks = ready_checks()
+            self.assertEqual(status, 503)
+            self.assertEqual(checks["redis:connection"], "fail")
+            self.assertEqual(checks["postgres:connection"], "pass")
+            self.assertEqual(http_get(f"{URL}/health/live").status, 200)
+        finally:
+            compose("start", "redis")
+        back = wait_for(lambda: ready_checks()[0] == 200, 30, "ready to pass again")
+        report(f"ready back to 200 {back:.1f} s after redis restarted")
+        state = inspect("container", self.app)
+        self.assertEqual(state["State"]["StartedAt"], app_started, "the app was not restarted")
+        self.assertEqual(state["RestartCount"], 0)
+
+    def test_a_missing_setting_fails_fast_and_names_itself(self) -> None:
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("POSTGRES_")}
+        result = subprocess.run(  # noqa: S603 - fixed program
+            [
+                "docker",
+                "compose",
+                "--env-file",
+                os.devnull,
+                "-f",
+                str(PROJECT_ROOT / "compose.yml"),
+                "config",
+            ],
+            capture_output=True,
+            text=True,
+            env=environment,
+            check=False,
+            timeout=60,
+        )
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("set POSTGRES_USER in .env", result.stderr)
+
+    def test_logs_are_json_lines_with_request_ids(self) -> None:
+        http_get(f"{URL}/health/live")
+        lines = [
+            json.loads(line)
+            for line in docker("logs", self.app).stdout.splitlines()
+            if line.startswith("{")
+        ]
+        access = [line for line in lines if line.get("logger") == "app.access"]
+        self.assertTrue(access)
+        self.assertTrue(all(line["request_id"] for line in access))
+        self.assertTrue({"method", "path", "status", "duration_ms", "time"} <= set(access[-1]))
+
+
+if __name__ == "__main__":
+    unittest.main()
