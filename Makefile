@@ -16,17 +16,19 @@ export HOST_GID := $(shell id -g)
 COMPOSE := docker compose
 # The dev image with the tree mounted at /src, for one-off tool runs (lint, fmt, lock).
 DEV := $(COMPOSE) run --rm --no-deps --build tests
-SECRETS := .secrets/postgres_password
+SECRETS := .secrets/postgres_password .secrets/api_keys
 
 .PHONY: help
 help: ## List the targets (this text)
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-.env: ## (file) Create .env from .env.example on first use
+# .env from .env.example on first use.
+.env:
 	cp .env.example .env
 	@echo "created .env from .env.example"
 
-$(SECRETS): ## (file) Generate the Postgres password, a random secret that never enters git
+# Random secrets that never enter git or an image: the Postgres password and one API key.
+$(SECRETS):
 	@mkdir -p $(@D) && chmod 700 $(@D)
 	@# World-readable inside a private folder: the containers read it as their own users.
 	@umask 022 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > $@
@@ -82,7 +84,7 @@ lint: config ## Check: ruff, ruff format, mypy --strict
 
 .PHONY: fmt
 fmt: config ## Fix what ruff can fix and format the code
-	$(DEV) sh -c 'ruff check --fix . && ruff format .'
+	$(DEV) sh -c 'ruff check --fix --exit-zero --quiet . && ruff format .'
 
 .PHONY: lock
 lock: config ## Re-resolve uv.lock after editing pyproject.toml (in the image's Python)

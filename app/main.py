@@ -5,13 +5,18 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from app.core.cache import create_redis
+from app.core.cache import RedisGuard, create_redis
 from app.core.config import Settings, get_settings
 from app.core.database import create_engine, create_sessionmaker
+from app.core.database_errors import register_database_error_handlers
 from app.core.errors import register_problem_handlers
 from app.core.logging import configure_logging
-from app.core.middleware import RequestContextMiddleware
+from app.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from app.core.ratelimit import RateLimitMiddleware
 from app.health.router import router as health_router
+from app.items.router import router as items_router
+
+API_PREFIX = "/api/v1"
 
 
 @asynccontextmanager
@@ -22,6 +27,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.engine = create_engine(settings)
     app.state.sessionmaker = create_sessionmaker(app.state.engine)
     app.state.redis = create_redis(settings)
+    app.state.redis_guard = RedisGuard(settings.redis_cooldown_seconds)
     try:
         yield
     finally:
@@ -42,8 +48,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     register_problem_handlers(app)
+    register_database_error_handlers(app)
+    # Outermost last: request id and access log wrap everything, so even a 429 or 413 is
+    # logged with its id; rate limiting comes before reading any body.
+    app.add_middleware(BodySizeLimitMiddleware)
+    app.add_middleware(RateLimitMiddleware)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health_router)
+    app.include_router(items_router, prefix=API_PREFIX)
     return app
 
 

@@ -5,12 +5,11 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
+# Every model module must be imported here so autogenerate sees its tables.
+import app.items.models  # noqa: F401
 from app.core.config import get_settings
 from app.core.database import Base, create_engine
 from app.core.logging import configure_logging
-
-# Every model module must be imported here so autogenerate sees its tables.
-# (Resources add an import line, e.g. ``import app.items.models``.)
 
 configure_logging(get_settings().log_level)
 target_metadata = Base.metadata

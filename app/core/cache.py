@@ -1,5 +1,8 @@
 """Redis: one asyncio client (and connection pool) per process, with bounded timeouts."""
 
+import logging
+import time
+
 from fastapi import Request
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
@@ -26,3 +29,33 @@ def get_redis(request: Request) -> Redis:
     """FastAPI dependency: the process-wide client."""
     redis: Redis = request.app.state.redis
     return redis
+
+
+class RedisGuard:
+    """Remembers that Redis just failed, so callers that can do without it skip it for a while.
+
+    Redis is an optimisation here (cache, rate limit): while it is down, every request would
+    otherwise wait for its own timeout, and log its own warning.
+    """
+
+    def __init__(self, cooldown_seconds: float) -> None:
+        self.cooldown_seconds = cooldown_seconds
+        self._skip_until = 0.0
+        self._logger = logging.getLogger("app.redis")
+
+    @property
+    def available(self) -> bool:
+        return time.monotonic() >= self._skip_until
+
+    def failed(self, purpose: str, error: BaseException) -> None:
+        if self.available:  # once per cooldown, not once per call
+            self._logger.warning(
+                "redis unavailable, carrying on without it",
+                extra={"purpose": purpose, "error": type(error).__name__},
+            )
+        self._skip_until = time.monotonic() + self.cooldown_seconds
+
+
+def get_redis_guard(request: Request) -> RedisGuard:
+    guard: RedisGuard = request.app.state.redis_guard
+    return guard

@@ -31,14 +31,31 @@ class Settings(BaseSettings):
     db_pool_size: PositiveInt = 5
     db_max_overflow: int = Field(default=5, ge=0)
     db_pool_timeout_seconds: PositiveFloat = 5.0
-    db_connect_timeout_seconds: PositiveFloat = 3.0
+    db_connect_timeout_seconds: PositiveFloat = 1.5
     db_statement_timeout_ms: PositiveInt = 5000
 
     redis_url: SecretStr = SecretStr("redis://localhost:6379/0")
     redis_socket_timeout_seconds: PositiveFloat = 1.0
     redis_max_connections: PositiveInt = 50
+    # After a Redis failure, skip Redis for this long: an outage costs one timeout, not one
+    # per request, and is logged once per period instead of once per call.
+    redis_cooldown_seconds: PositiveFloat = 2.0
 
     health_check_timeout_seconds: float = Field(default=1.0, gt=0, le=1.0)
+
+    # Keys accepted in X-API-Key for writes, comma-separated: several at once allow rotation.
+    # A secret (the file /run/secrets/api_keys); with none configured, every write is refused.
+    api_keys: SecretStr = SecretStr("")
+    rate_limit_requests: PositiveInt = 100
+    rate_limit_window_seconds: PositiveInt = 60
+    max_body_bytes: PositiveInt = 1024 * 1024
+    cache_enabled: bool = True
+    item_cache_ttl_seconds: PositiveInt = 60
+
+    @property
+    def api_key_set(self) -> tuple[bytes, ...]:
+        keys = self.api_keys.get_secret_value().split(",")
+        return tuple(key.strip().encode() for key in keys if key.strip())
 
     @property
     def database_url(self) -> URL:

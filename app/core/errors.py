@@ -27,6 +27,28 @@ class ProblemResponse(JSONResponse):
     media_type = PROBLEM_JSON
 
 
+class ProblemError(Exception):
+    """A failure the client should see as a problem document with this status."""
+
+    status: int = HTTPStatus.INTERNAL_SERVER_ERROR
+
+    def __init__(self, detail: str, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.headers = headers
+
+
+class DependencyUnavailable(ProblemError):
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+
+    def __init__(self, detail: str, retry_after_seconds: int = 2) -> None:
+        super().__init__(detail, {"Retry-After": str(retry_after_seconds)})
+
+
+class InvalidInput(ProblemError):
+    status = HTTPStatus.UNPROCESSABLE_CONTENT
+
+
 def problem_response(
     status: int,
     detail: str | None = None,
@@ -48,6 +70,14 @@ def problem_response(
 
 async def http_exception_handler(_: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, StarletteHTTPException)  # noqa: S101 - registered for this type only
+    if exc.status_code == HTTPStatus.BAD_REQUEST and isinstance(exc.__cause__, ValueError):
+        # FastAPI's answer to a body it could not decode (invalid UTF-8): for the client that
+        # is the same mistake as any other body that is not JSON.
+        return problem_response(
+            HTTPStatus.UNPROCESSABLE_CONTENT,
+            "The request body is not valid JSON.",
+            errors=[{"loc": ["body"], "msg": str(exc.__cause__)[:200], "type": "json_invalid"}],
+        )
     detail = exc.detail if isinstance(exc.detail, str) else None
     return problem_response(exc.status_code, detail, headers=exc.headers)
 
@@ -67,9 +97,15 @@ async def validation_exception_handler(_: Request, exc: Exception) -> ProblemRes
     )
 
 
+async def problem_error_handler(_: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, ProblemError)  # noqa: S101 - registered for this type only
+    return problem_response(exc.status, exc.detail, headers=exc.headers)
+
+
 def register_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, http_exception_handler)
     app.add_exception_handler(RequestValidationError, validation_exception_handler)
+    app.add_exception_handler(ProblemError, problem_error_handler)
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

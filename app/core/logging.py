@@ -58,6 +58,13 @@ def json_formatter() -> JsonFormatter:
     return JsonFormatter(LOG_FORMAT, rename_fields=LOG_RENAMES, timestamp=LOG_TIMESTAMP)
 
 
+def _writes_to_console(handler: logging.Handler) -> bool:
+    if isinstance(handler, InProcessQueueHandler):
+        return True
+    consoles = (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__)
+    return isinstance(handler, logging.StreamHandler) and handler.stream in consoles
+
+
 def _stop_listener() -> None:
     """Flush what is queued; at exit, so the last lines of a stopping process are not lost."""
     if _listener is not None:
@@ -81,7 +88,9 @@ def configure_logging(level: str = "INFO") -> None:
     _listener.start()
 
     root = logging.getLogger()
-    root.handlers[:] = [to_queue]
+    # Replace console handlers (gunicorn's, a previous call's); keep any other, such as an
+    # error tracker's or pytest's.
+    root.handlers[:] = [h for h in root.handlers if not _writes_to_console(h)] + [to_queue]
     root.setLevel(level)
     # uvicorn's access log is replaced by ours (one line with request id and duration).
     logging.getLogger("uvicorn.access").disabled = True

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from app.core.config import Settings, load_settings
 from app.core.database import Base, create_engine
 from app.main import create_app
-from tests.unit.support import serve
+from tests.unit.support import API_KEY, ROTATED_API_KEY, changed, serve
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,7 +46,12 @@ async def settings() -> Settings:
     name = f"{stack.postgres_db}_test"
     await recreate_database(stack, name)
     # Redis isolation comes from the stack: the tests service's REDIS_URL names its own db.
-    test_settings = stack.model_copy(update={"postgres_db": name})
+    test_settings = changed(
+        stack,
+        postgres_db=name,
+        api_keys=f"{API_KEY},{ROTATED_API_KEY}",
+        rate_limit_requests=100_000,  # the rate limit tests set their own
+    )
     engine = create_engine(test_settings)
     try:
         async with engine.begin() as connection:

@@ -9,6 +9,10 @@ from httpx import ASGITransport, AsyncClient
 
 from app.core.config import Settings
 
+API_KEY = "test-key-current"
+ROTATED_API_KEY = "test-key-next"
+WRITE_HEADERS = {"X-API-Key": API_KEY}
+
 
 @asynccontextmanager
 async def serve(app: FastAPI) -> AsyncIterator[AsyncClient]:

@@ -1,0 +1,68 @@
+"""What a database failure means for the client: its fault (4xx), or a passing outage (503)."""
+
+import logging
+import socket
+
+from fastapi import FastAPI, Request
+from sqlalchemy import exc as sa
+
+from app.core.errors import (
+    DependencyUnavailable,
+    InvalidInput,
+    ProblemError,
+    ProblemResponse,
+    problem_response,
+)
+
+logger = logging.getLogger(__name__)
+
+# SQLSTATE classes: 08 connection exception, 53 insufficient resources, 57 operator
+# intervention (shutdown, statement timeout), 22 data exception (bad input that got through).
+UNAVAILABLE_CLASSES = ("08", "53", "57")
+DATA_EXCEPTION_CLASS = "22"
+
+# Raised while connecting, before any SQL runs: refused, reset, unknown host, timed out.
+CONNECTION_FAILURES = (ConnectionError, socket.gaierror, TimeoutError, sa.TimeoutError)
+
+
+def sqlstate(error: sa.DBAPIError) -> str | None:
+    """The SQLSTATE code of the driver's error, when the server sent one."""
+    for candidate in (error.orig, getattr(error.orig, "__cause__", None)):
+        code = getattr(candidate, "sqlstate", None)
+        if isinstance(code, str):
+            return code
+    return None
+
+
+def constraint_name(error: sa.DBAPIError) -> str | None:
+    for candidate in (error.orig, getattr(error.orig, "__cause__", None)):
+        name = getattr(candidate, "constraint_name", None)
+        if isinstance(name, str):
+            return name
+    return None
+
+
+def as_problem(error: BaseException) -> ProblemError | None:
+    """The problem to answer with, or None for a real bug (which stays a logged 500)."""
+    if isinstance(error, CONNECTION_FAILURES):
+        return DependencyUnavailable("A backing service is unavailable; retry shortly.")
+    if isinstance(error, sa.DBAPIError):
+        code = sqlstate(error) or ""
+        if error.connection_invalidated or code[:2] in UNAVAILABLE_CLASSES or not code:
+            return DependencyUnavailable("The database is unavailable; retry shortly.")
+        if code[:2] == DATA_EXCEPTION_CLASS:
+            return InvalidInput("The database refused a value in the request.")
+    return None
+
+
+async def database_error_handler(_: Request, error: Exception) -> ProblemResponse:
+    problem = as_problem(error)
+    if problem is None:
+        raise error  # a bug: the request middleware logs it and answers 500
+    logger.warning("database error answered as %s", problem.status, exc_info=error)
+    return problem_response(problem.status, problem.detail, headers=problem.headers)
+
+
+def register_database_error_handlers(app: FastAPI) -> None:
+    for error_type in (sa.DBAPIError, *CONNECTION_FAILURES):
+        app.add_exception_handler(error_type, database_error_handler)

@@ -1,0 +1,86 @@
+"""Per-client rate limit in a Redis fixed window, as pure ASGI middleware.
+
+The client is its API key when it presents a valid one, else its address (as uvicorn resolved
+it through the proxies named in FORWARDED_ALLOW_IPS). Invalid keys count against the address,
+so inventing keys buys no extra quota. Health endpoints are exempt: probes must never be
+throttled. If Redis fails, requests pass (fail open) and the guard logs it.
+"""
+
+import hashlib
+import math
+import time
+
+from redis.exceptions import RedisError
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.core.cache import RedisGuard
+from app.core.config import Settings
+from app.core.errors import problem_response
+from app.core.security import is_valid_api_key
+
+EXEMPT_PREFIXES = ("/health/",)
+
+
+def client_identity(scope: Scope, settings: Settings) -> str:
+    presented = Headers(scope=scope).get("x-api-key")
+    if is_valid_api_key(presented, settings.api_key_set):
+        assert presented is not None  # noqa: S101 - implied by validity
+        # A digest, never the key itself, lands in Redis.
+        return "key:" + hashlib.sha256(presented.encode()).hexdigest()[:32]
+    client = scope.get("client")
+    return f"addr:{client[0] if client else 'unknown'}"
+
+
+class RateLimitMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(EXEMPT_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+        state = scope["app"].state
+        settings: Settings = state.settings
+        guard: RedisGuard = state.redis_guard
+        limit = settings.rate_limit_requests
+        window = settings.rate_limit_window_seconds
+        now = time.time()
+        window_start = int(now // window) * window
+        reset = max(1, math.ceil(window_start + window - now))
+
+        count = None
+        if guard.available:
+            key = f"ratelimit:{client_identity(scope, settings)}:{window_start}"
+            try:
+                async with state.redis.pipeline(transaction=False) as pipe:
+                    pipe.incr(key)
+                    pipe.expire(key, window + 1)
+                    count, _ = await pipe.execute()
+            except (RedisError, OSError) as error:
+                guard.failed("rate limit", error)
+        if count is None:  # fail open: no headers, since nothing was counted
+            await self.app(scope, receive, send)
+            return
+
+        headers = [
+            (b"ratelimit-limit", str(limit).encode()),
+            (b"ratelimit-remaining", str(max(0, limit - count)).encode()),
+            (b"ratelimit-reset", str(reset).encode()),
+        ]
+        if count > limit:
+            response = problem_response(
+                429,
+                f"Rate limit of {limit} requests per {window} s reached; retry in {reset} s.",
+                headers={"Retry-After": str(reset)},
+            )
+            response.raw_headers.extend(headers)
+            await response(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), *headers]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

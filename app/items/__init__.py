@@ -1,0 +1,1 @@
+"""Items: the worked example resource. Copy this package to add your own (see README)."""

@@ -1,0 +1,60 @@
+"""Database failures become 4xx (the client's fault) or 503 (a passing outage), never 500."""
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from app.core.config import Settings
+from app.core.database import create_engine
+from app.core.database_errors import as_problem
+from app.core.errors import DependencyUnavailable, InvalidInput
+from app.main import create_app
+from tests.unit.support import WRITE_HEADERS, changed, serve
+
+
+async def failure_of(settings: Settings, statement: str, *, setup: str = "SELECT 1") -> DBAPIError:
+    engine = create_engine(settings)
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text(setup))
+            with pytest.raises(DBAPIError) as raised:
+                await connection.execute(text(statement))
+    finally:
+        await engine.dispose()
+    return raised.value
+
+
+async def test_a_data_exception_is_the_clients_422(settings: Settings) -> None:
+    error = await failure_of(settings, "SELECT 'twelve'::numeric")
+
+    assert isinstance(as_problem(error), InvalidInput)
+
+
+async def test_a_statement_timeout_is_a_503(settings: Settings) -> None:
+    error = await failure_of(settings, "SELECT pg_sleep(1)", setup="SET statement_timeout = 50")
+
+    problem = as_problem(error)
+    assert isinstance(problem, DependencyUnavailable)
+    assert problem.headers == {"Retry-After": "2"}
+
+
+async def test_a_programming_error_stays_a_bug(settings: Settings) -> None:
+    error = await failure_of(settings, "SELECT * FROM no_such_table")
+
+    assert as_problem(error) is None
+
+
+async def test_postgres_unreachable_is_a_503_problem_for_reads_and_writes(
+    settings: Settings, unreachable_port: int
+) -> None:
+    down = changed(settings, postgres_host="127.0.0.1", postgres_port=unreachable_port)
+    async with serve(create_app(down)) as http:
+        listed = await http.get("/api/v1/items")
+        created = await http.post(
+            "/api/v1/items", json={"name": "n", "price": "1"}, headers=WRITE_HEADERS
+        )
+
+    for response in (listed, created):
+        assert response.status_code == 503
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.headers["retry-after"] == "2"

@@ -1,0 +1,60 @@
+import pytest
+from httpx import AsyncClient
+
+from app.core.config import Settings
+from app.main import create_app
+from tests.unit.support import API_KEY, changed, serve
+
+LIMIT = 3
+
+
+@pytest.fixture
+async def limited(settings: Settings) -> AsyncClient:  # type: ignore[misc]
+    async with serve(create_app(changed(settings, rate_limit_requests=LIMIT))) as http:
+        yield http
+
+
+async def test_every_response_carries_the_ratelimit_headers(limited: AsyncClient) -> None:
+    remaining = []
+    for _ in range(LIMIT):
+        response = await limited.get("/api/v1/items")
+        assert response.status_code == 200
+        assert response.headers["ratelimit-limit"] == str(LIMIT)
+        assert 1 <= int(response.headers["ratelimit-reset"]) <= 60
+        remaining.append(int(response.headers["ratelimit-remaining"]))
+
+    assert remaining == [2, 1, 0]
+
+
+async def test_over_the_limit_is_a_429_problem_with_retry_after(limited: AsyncClient) -> None:
+    for _ in range(LIMIT):
+        await limited.get("/api/v1/items")
+
+    response = await limited.get("/api/v1/items")
+
+    assert response.status_code == 429
+    assert response.headers["content-type"] == "application/problem+json"
+    assert 1 <= int(response.headers["retry-after"]) <= 60
+    assert response.headers["ratelimit-remaining"] == "0"
+    assert response.json()["status"] == 429
+
+
+async def test_health_endpoints_are_never_limited(limited: AsyncClient) -> None:
+    for _ in range(LIMIT + 2):
+        response = await limited.get("/health/live")
+        assert response.status_code == 200
+        assert "ratelimit-limit" not in response.headers
+
+
+async def test_a_valid_api_key_has_its_own_quota_and_an_invalid_one_does_not(
+    limited: AsyncClient,
+) -> None:
+    for _ in range(LIMIT):
+        await limited.get("/api/v1/items")
+
+    with_key = await limited.get("/api/v1/items", headers={"X-API-Key": API_KEY})
+    invented_key = await limited.get("/api/v1/items", headers={"X-API-Key": "made-up"})
+
+    assert with_key.status_code == 200
+    assert with_key.headers["ratelimit-remaining"] == str(LIMIT - 1)
+    assert invented_key.status_code == 429  # counted against the address, already spent
