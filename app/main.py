@@ -9,7 +9,7 @@ from app.core.cache import RedisGuard, create_redis
 from app.core.config import Settings, get_settings
 from app.core.database import create_engine, create_sessionmaker
 from app.core.database_errors import register_database_error_handlers
-from app.core.errors import register_problem_handlers
+from app.core.errors import document_problems, register_problem_handlers
 from app.core.logging import configure_logging
 from app.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from app.core.ratelimit import RateLimitMiddleware
@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health_router)
     app.include_router(items_router, prefix=API_PREFIX)
+    document_problems(app)
     return app
 
 

@@ -108,13 +108,38 @@ def register_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, problem_error_handler)
 
 
+PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+
+
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses=`` entries declaring problem+json bodies for these statuses."""
     return {
         status: {
             "description": HTTPStatus(status).phrase,
-            "model": Problem,
-            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+            "content": {PROBLEM_JSON: {"schema": PROBLEM_REF}},
         }
         for status in statuses
     }
+
+
+def document_problems(app: FastAPI) -> None:
+    """Make the OpenAPI document say what the API sends: FastAPI describes every 422 with its
+    own HTTPValidationError body, but ours, like every error, is a problem document."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = generate()
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        schemas["Problem"] = Problem.model_json_schema()
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                if "422" in operation["responses"]:
+                    operation["responses"]["422"] = problem_responses(422)[422]
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(unused, None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

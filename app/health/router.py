@@ -28,6 +28,7 @@ def documented(model: type[BaseModel], *statuses: int) -> dict[int | str, dict[s
     }
 
 
+@router.head("/live", include_in_schema=False)
 @router.get(
     "/live",
     summary="Liveness: the process answers",
@@ -39,6 +40,7 @@ async def live(settings: Annotated[Settings, Depends(get_app_settings)]) -> Heal
     return health_json(Liveness(status="pass", version=settings.app_version))
 
 
+@router.head("/ready", include_in_schema=False)
 @router.get(
     "/ready",
     summary="Readiness: Postgres and Redis answer",

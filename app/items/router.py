@@ -76,6 +76,7 @@ async def create_item(data: ItemCreate, request: Request, service: Service) -> R
     return item_response(representation, 201, Location=location)
 
 
+@router.head("", include_in_schema=False)
 @router.get(
     "",
     response_model=ItemPage,
@@ -92,6 +93,7 @@ async def list_items(
     return Response(await service.page(limit, cursor), media_type=JSON)
 
 
+@router.head("/{item_id}", include_in_schema=False)
 @router.get(
     "/{item_id}",
     response_model=ItemOut,
