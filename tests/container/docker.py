@@ -41,13 +41,28 @@ class Reply:
         return json.loads(self.body)
 
 
-def http_get(url: str, timeout: float = 5) -> Reply:
-    """GET that returns error statuses instead of raising them."""
+def http_request(
+    method: str, url: str, body: Any = None, api_key: str | None = None, timeout: float = 5
+) -> Reply:
+    """An HTTP request that returns error statuses instead of raising them."""
+    headers = {"Content-Type": "application/json"} if body is not None else {}
+    if api_key is not None:
+        headers["X-API-Key"] = api_key
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, headers=headers, method=method)  # noqa: S310
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - http only
-            return Reply(response.status, dict(response.headers), response.read())
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - http only
+            return Reply(
+                response.status,
+                {k.lower(): v for k, v in response.headers.items()},
+                response.read(),
+            )
     except urllib.error.HTTPError as error:
-        return Reply(error.code, dict(error.headers), error.read())
+        return Reply(error.code, {k.lower(): v for k, v in error.headers.items()}, error.read())
+
+
+def http_get(url: str, timeout: float = 5) -> Reply:
+    return http_request("GET", url, timeout=timeout)
 
 
 def wait_for(

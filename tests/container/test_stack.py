@@ -6,7 +6,15 @@ import subprocess
 import time
 import unittest
 
-from tests.container.docker import PROJECT_ROOT, docker, http_get, inspect, report, wait_for
+from tests.container.docker import (
+    PROJECT_ROOT,
+    docker,
+    http_get,
+    http_request,
+    inspect,
+    report,
+    wait_for,
+)
 
 PROJECT = "fastapi-starter-smoke"
 PORT = os.environ.get("SMOKE_PORT", "18000")
@@ -83,8 +91,10 @@ class ComposeStack(unittest.TestCase):
         config = inspect("container", self.app)
         self.assertFalse([v for v in config["Config"]["Env"] if v.startswith("POSTGRES_PASSWORD=")])
         mounts = {m["Destination"]: m for m in config["Mounts"]}
-        self.assertIn("/run/secrets/postgres_password", mounts)
-        self.assertFalse(mounts["/run/secrets/postgres_password"]["RW"])
+        for secret in ("postgres_password", "api_keys"):
+            self.assertIn(f"/run/secrets/{secret}", mounts)
+            self.assertFalse(mounts[f"/run/secrets/{secret}"]["RW"])
+        self.assertFalse([v for v in config["Config"]["Env"] if v.startswith("API_KEYS=")])
 
     def test_postgres_data_lives_in_a_named_volume(self) -> None:
         mounts = inspect("container", container_of("db"))["Mounts"]
@@ -116,6 +126,27 @@ class ComposeStack(unittest.TestCase):
         self.assertEqual(state["State"]["StartedAt"], app_started, "the app was not restarted")
         self.assertEqual(state["RestartCount"], 0)
 
+    def test_an_item_round_trip_through_the_production_stack(self) -> None:
+        api_key = (PROJECT_ROOT / ".secrets" / "api_keys").read_text().split(",")[0].strip()
+        created = http_request(
+            "POST",
+            f"{URL}/api/v1/items",
+            {"name": f"smoke {time.time()}", "price": "12.5"},
+            api_key,
+        )
+        self.assertEqual(created.status, 201, created.body)
+        location = created.headers["location"]
+        read = http_get(f"{URL}{location}")
+        self.assertEqual(read.json()["price"], "12.50")
+        self.assertEqual(read.headers["etag"], created.headers["etag"])
+        refused = http_request(
+            "POST", f"{URL}/api/v1/items", {"name": "x", "price": "1"}, "wrong-key"
+        )
+        self.assertEqual(refused.status, 401)
+        self.assertEqual(refused.headers["content-type"], "application/problem+json")
+        self.assertEqual(http_request("DELETE", f"{URL}{location}", None, api_key).status, 204)
+        self.assertEqual(http_get(f"{URL}{location}").status, 404)
+
     def test_a_missing_setting_fails_fast_and_names_itself(self) -> None:
         environment = {k: v for k, v in os.environ.items() if not k.startswith("POSTGRES_")}
         result = subprocess.run(  # noqa: S603 - fixed program
@@ -135,7 +166,7 @@ class ComposeStack(unittest.TestCase):
             timeout=60,
         )
         self.assertNotEqual(result.returncode, 0)
-        self.assertIn("set POSTGRES_USER in .env", result.stderr)
+        self.assertRegex(result.stderr, r"set POSTGRES_(USER|DB) in \.env")
 
     def test_logs_are_json_lines_with_request_ids(self) -> None:
         http_get(f"{URL}/health/live")
