@@ -1,5 +1,6 @@
-# Production image for the service, in three stages:
-#   build   - resolves the locked dependencies into a virtualenv (has uv; never shipped)
+# Production image for the service, in four stages:
+#   tools   - the base with uv and strip; `make lock` runs uv here too (never shipped)
+#   build   - resolves the locked dependencies into a virtualenv (never shipped)
 #   dev     - build + dev dependencies, used by compose.override.yml and `make test`
 #   runtime - the base image, the virtualenv and the code; nothing else (the default target)
 #
@@ -9,7 +10,7 @@
 ARG PYTHON_IMAGE=python:3.13-slim-trixie@sha256:9d2e5553305c7c7b0097999bb17187c69b921ccd6bc9d40e4bb5ebe652c00285
 
 
-FROM ${PYTHON_IMAGE} AS build
+FROM ${PYTHON_IMAGE} AS tools
 
 # binutils for `strip` (below); it stays in this stage. Versions float with the pinned base.
 # hadolint ignore=DL3008
@@ -29,6 +30,9 @@ ENV UV_COMPILE_BYTECODE=1 \
     UV_PYTHON_DOWNLOADS=never \
     UV_PYTHON=python3.13 \
     UV_PROJECT_ENVIRONMENT=/opt/venv
+
+
+FROM tools AS build
 
 WORKDIR /src
 
@@ -88,7 +92,8 @@ COPY app ./app
 # Smoke import: a missing dependency or a syntax error fails the build, not the deploy.
 RUN python -c "import app.main"
 
-USER app:app
+# Numeric, so Kubernetes' runAsNonRoot can verify it without reading /etc/passwd.
+USER 10001:10001
 EXPOSE 8000
 
 # A liveness probe that needs no curl in the image: the interpreter is already here.

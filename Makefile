@@ -17,6 +17,8 @@ COMPOSE := docker compose
 # The dev image with the tree mounted at /src, for one-off tool runs (lint, fmt, lock).
 DEV := $(COMPOSE) run --rm --no-deps --build tests
 SECRETS := .secrets/postgres_password .secrets/api_keys
+# The base image: the Dockerfile's digest pin, unless PYTHON_IMAGE names another (a mirror).
+BUILD_ARGS := $(if $(PYTHON_IMAGE),--build-arg PYTHON_IMAGE=$(PYTHON_IMAGE))
 
 .PHONY: help
 help: ## List the targets (this text)
@@ -35,7 +37,7 @@ $(SECRETS):
 	@echo "generated $@"
 
 .PHONY: config
-config: .env $(SECRETS)
+config: .env $(SECRETS) ## Create .env and the secret files if missing (every target that needs them does)
 
 .PHONY: up
 up: config ## Build and start the dev stack (hot reload), wait until healthy, print the URLs
@@ -82,18 +84,38 @@ test: config ## Run the tests in the dev image against real Postgres and Redis (
 lint: config ## Check: ruff, ruff format, mypy --strict
 	$(DEV) sh -c 'ruff check . && ruff format --check . && mypy'
 
+.PHONY: lint-ci
+lint-ci: config ## Check the delivery pipeline offline: zizmor, check-jsonschema, hadolint, compose, action pins
+	$(DEV) sh -c '\
+	  zizmor --offline --pedantic .github && \
+	  check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml && \
+	  check-jsonschema --builtin-schema vendor.dependabot .github/dependabot.yml && \
+	  check-jsonschema --builtin-schema vendor.compose-spec compose.yml compose.override.yml && \
+	  hadolint Dockerfile'
+	$(COMPOSE) -f compose.yml config --quiet
+	$(COMPOSE) -f compose.yml -f compose.override.yml config --quiet
+	@# Every action pinned to a full commit SHA: a tag can be moved, a commit cannot.
+	@if grep -rnE '^[[:space:]-]*uses:' .github | grep -vE 'uses:[[:space:]]*[^@[:space:]]+@[0-9a-f]{40}([[:space:]]|$$)'; then \
+	  echo "lint-ci: the uses: above are not pinned to a 40-character commit SHA" >&2; exit 1; \
+	else echo "every uses: is pinned to a commit SHA"; fi
+
+.PHONY: run
+run: config ## Run a command in the dev image, in this tree: make run CMD="pytest -x"
+	$(DEV) sh -c '$(CMD)'
+
 .PHONY: fmt
 fmt: config ## Fix what ruff can fix and format the code
 	$(DEV) sh -c 'ruff check --fix --exit-zero --quiet . && ruff format .'
 
 .PHONY: lock
-lock: config ## Re-resolve uv.lock after editing pyproject.toml (in the image's Python)
-	$(DEV) uv lock
+lock: ## Re-resolve uv.lock after editing pyproject.toml (with the image's Python and uv)
+	docker build --target tools --tag fastapi-starter:tools $(BUILD_ARGS) .
+	docker run --rm --volume "$(CURDIR)":/src --workdir /src --user $(HOST_UID):$(HOST_GID) \
+	  --env UV_CACHE_DIR=/tmp/uv-cache fastapi-starter:tools uv lock
 
 .PHONY: build
 build: ## Build the production image as $(APP_IMAGE)
-	docker build --target runtime --tag $(APP_IMAGE) \
-	  $(if $(PYTHON_IMAGE),--build-arg PYTHON_IMAGE=$(PYTHON_IMAGE)) \
+	docker build --target runtime --tag $(APP_IMAGE) $(BUILD_ARGS) \
 	  --build-arg APP_VERSION=$(APP_VERSION) \
 	  --build-arg VCS_REF=$$(git rev-parse HEAD 2>/dev/null || echo unknown) \
 	  --build-arg BUILD_DATE=$$(date -u +%Y-%m-%dT%H:%M:%SZ) \

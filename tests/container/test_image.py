@@ -101,7 +101,7 @@ class ImageConfiguration(unittest.TestCase):
 
 class RuntimeUserAndFiles(unittest.TestCase):
     def test_runs_as_a_non_root_system_user(self) -> None:
-        self.assertEqual(inspect("image", IMAGE)["Config"]["User"], "app:app")
+        self.assertEqual(inspect("image", IMAGE)["Config"]["User"], f"{APP_UID}:{APP_UID}")
         ids = run_in_image("id", "-u").stdout.strip()
         self.assertEqual(ids, APP_UID)
         shell = run_in_image("getent", "passwd", "app").stdout.strip().rsplit(":", 1)[-1]
