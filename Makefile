@@ -1,5 +1,6 @@
 # The project's commands. `make` (or `make help`) lists them; each needs only Docker and make
-# on the host, except `smoke`, which also runs the host's python3 (3.11 or newer).
+# on the host, except `smoke` and `chaos`, which also run the host's python3 (3.11 or newer,
+# standard library only).
 
 .DEFAULT_GOAL := help
 SHELL := bash
@@ -125,8 +126,18 @@ build: ## Build the production image as $(APP_IMAGE)
 smoke: config build ## Black-box checks of the production image and the compose.yml stack
 	python3 -m unittest discover --start-directory tests/container --top-level-directory . --verbose
 
+CHAOS := $(COMPOSE) --project-name fastapi-starter-chaos -f compose.yml
+
+.PHONY: chaos
+chaos: config build ## Faults, concurrency, fuzzing and hostile input against the compose.yml stack
+	$(COMPOSE) build tests
+	@# The stack is removed whatever the outcome; the exit status is the tests'.
+	python3 -m unittest discover --start-directory tests/chaos --top-level-directory . --verbose; \
+	  status=$$?; $(CHAOS) down --volumes --remove-orphans >/dev/null 2>&1; exit $$status
+
 .PHONY: clean
 clean: ## Remove containers, volumes, test stacks and caches (keeps .env and .secrets)
 	$(COMPOSE) --profile test down --volumes --remove-orphans
 	$(COMPOSE) --project-name fastapi-starter-smoke -f compose.yml down --volumes --remove-orphans
+	$(CHAOS) down --volumes --remove-orphans
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov

@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -68,7 +69,7 @@ def problem_response(
     return ProblemResponse(body, status_code=status, headers=headers)
 
 
-async def http_exception_handler(_: Request, exc: Exception) -> ProblemResponse:
+async def http_exception_handler(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, StarletteHTTPException)  # noqa: S101 - registered for this type only
     if exc.status_code == HTTPStatus.BAD_REQUEST and isinstance(exc.__cause__, ValueError):
         # FastAPI's answer to a body it could not decode (invalid UTF-8): for the client that
@@ -78,8 +79,28 @@ async def http_exception_handler(_: Request, exc: Exception) -> ProblemResponse:
             "The request body is not valid JSON.",
             errors=[{"loc": ["body"], "msg": str(exc.__cause__)[:200], "type": "json_invalid"}],
         )
+    headers = exc.headers
+    if exc.status_code == HTTPStatus.METHOD_NOT_ALLOWED:
+        # Starlette names only the first route that matched the path; list them all.
+        headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request))}
     detail = exc.detail if isinstance(exc.detail, str) else None
-    return problem_response(exc.status_code, detail, headers=exc.headers)
+    return problem_response(exc.status_code, detail, headers=headers)
+
+
+HTTP_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """The methods some route would fully match for this path (asked through routes' public
+    ``matches``, so nested routers are covered too)."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in HTTP_METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes
+        )
+    ]
 
 
 async def validation_exception_handler(_: Request, exc: Exception) -> ProblemResponse:

@@ -9,47 +9,46 @@ from typing import Annotated
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
     StringConstraints,
+    WithJsonSchema,
     model_validator,
 )
 
 from app.items.models import DESCRIPTION_MAX, NAME_MAX, PRICE_DIGITS, PRICE_PLACES
 
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+# One pattern says what a valid name is, for the validator and the OpenAPI schema alike:
+# surrounding whitespace (trimmed away), then 1 to 200 characters that start and end with a
+# visible character; no control characters anywhere.
+_SPACE = r"[^\S\x00-\x1f\x7f]"
+_VISIBLE = r"[^\s\x00-\x1f\x7f]"
+_ANY = r"[^\x00-\x1f\x7f]"
+NAME_PATTERN = rf"^{_SPACE}*{_VISIBLE}(?:{_ANY}{{0,{NAME_MAX - 2}}}{_VISIBLE})?{_SPACE}*$"
+# PostgreSQL text cannot hold NUL; everything else is the client's business.
+DESCRIPTION_PATTERN = r"^[^\x00]*$"
+# Money is exact: a string of up to 10 digits and 2 decimals. A JSON number is refused, since
+# most clients would have made it a binary float on the way.
+PRICE_PATTERN = rf"^[0-9]{{1,{PRICE_DIGITS - PRICE_PLACES}}}(\.[0-9]{{1,{PRICE_PLACES}}})?$"
+_PRICE = re.compile(PRICE_PATTERN)
+
+NAME_SCHEMA = {"type": "string", "pattern": NAME_PATTERN, "examples": ["Desk lamp"]}
+PRICE_SCHEMA = {"type": "string", "pattern": PRICE_PATTERN, "examples": ["12.50"]}
 
 
-def no_control_characters(value: str) -> str:
-    if CONTROL_CHARACTERS.search(value):
-        raise ValueError("must not contain control characters")
-    return value
+def parse_price(value: object) -> Decimal:
+    if not isinstance(value, str) or not _PRICE.fullmatch(value):
+        raise ValueError('must be a string such as "12.50": up to 10 digits and 2 decimals')
+    return Decimal(value)
 
 
-def no_nul(value: str) -> str:
-    if "\x00" in value:  # PostgreSQL text cannot hold NUL
-        raise ValueError("must not contain NUL characters")
-    return value
-
-
-Name = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX),
-    AfterValidator(no_control_characters),
+Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN), AfterValidator(str.strip)]
+Description = Annotated[
+    str, StringConstraints(max_length=DESCRIPTION_MAX, pattern=DESCRIPTION_PATTERN)
 ]
-Description = Annotated[str, StringConstraints(max_length=DESCRIPTION_MAX), AfterValidator(no_nul)]
-# Accepted as a JSON string ("12.50") or number; always answered as a string with two places.
-Price = Annotated[
-    Decimal,
-    Field(
-        ge=0,
-        max_digits=PRICE_DIGITS,
-        decimal_places=PRICE_PLACES,
-        allow_inf_nan=False,
-        examples=["12.50"],
-    ),
-]
+Price = Annotated[Decimal, BeforeValidator(parse_price), WithJsonSchema(PRICE_SCHEMA)]
 PriceOut = Annotated[
     Decimal,
     PlainSerializer(lambda value: f"{value:.{PRICE_PLACES}f}", return_type=str),
@@ -67,11 +66,13 @@ class ItemCreate(BaseModel):
 class ItemUpdate(BaseModel):
     """A partial update: only the fields present change; description may be set to null."""
 
-    model_config = ConfigDict(extra="forbid")
+    # The schema says what the validator below enforces: name and price are never null, and
+    # an empty object changes nothing, so it is refused.
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
 
-    name: Name | None = None
+    name: Annotated[Name | None, WithJsonSchema(NAME_SCHEMA)] = None
     description: Description | None = None
-    price: Price | None = None
+    price: Annotated[Price | None, WithJsonSchema(PRICE_SCHEMA)] = None
 
     @model_validator(mode="after")
     def required_fields_are_not_null(self) -> "ItemUpdate":

@@ -1,0 +1,204 @@
+"""The chaos stack (compose.yml alone, its own project and port) and the clients that drive it."""
+
+import functools
+import http.client
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests.container.docker import PROJECT_ROOT, Reply, docker, http_request, inspect, wait_for
+
+PROJECT = "fastapi-starter-chaos"
+HOST = "127.0.0.1"
+PORT = int(os.environ.get("CHAOS_PORT", "18001"))
+URL = f"http://{HOST}:{PORT}"
+ITEMS = "/api/v1/items"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+# The stack as production runs it, but with a rate limit no scenario's load can reach: the
+# limiter itself is proven by the unit tests; here it must not turn load into 429s.
+STACK_ENVIRONMENT = {"APP_PORT": str(PORT), "RATE_LIMIT_REQUESTS": "100000000"}
+
+
+def compose(
+    *args: str, timeout: float = 180, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    os.environ.update(STACK_ENVIRONMENT)
+    return docker(
+        "compose",
+        "--project-name",
+        PROJECT,
+        "--file",
+        str(PROJECT_ROOT / "compose.yml"),
+        *args,
+        timeout=timeout,
+        check=check,
+    )
+
+
+def container(service: str) -> str:
+    return compose("ps", "--all", "--quiet", service).stdout.strip()
+
+
+def app_state() -> dict[str, Any]:
+    state: dict[str, Any] = inspect("container", container("app"))["State"]
+    return state
+
+
+def health() -> str:
+    return str(app_state().get("Health", {}).get("Status", "none"))
+
+
+def up() -> None:
+    compose("up", "--detach", "--wait", "--no-build")
+
+
+@functools.cache
+def api_key() -> str:
+    return (PROJECT_ROOT / ".secrets" / "api_keys").read_text().split(",")[0].strip()
+
+
+def call(
+    method: str, path: str, body: Any = None, *, key: bool = True, timeout: float = 5
+) -> Reply:
+    return http_request(method, f"{URL}{path}", body, api_key() if key else None, timeout=timeout)
+
+
+def create_item(name: str | None = None, price: str = "1.00") -> dict[str, Any]:
+    reply = call("POST", ITEMS, {"name": name or f"chaos {uuid.uuid4()}", "price": price})
+    assert reply.status == 201, (reply.status, reply.body)
+    item: dict[str, Any] = reply.json()
+    return item
+
+
+def ready_checks() -> tuple[int, dict[str, str]]:
+    reply = call("GET", "/health/ready", key=False)
+    return reply.status, {
+        name: results[0]["status"] for name, results in reply.json()["checks"].items()
+    }
+
+
+def wait_ready(timeout: float = 30) -> float:
+    return wait_for(lambda: ready_checks()[0] == 200, timeout, "ready to pass")
+
+
+def psql(sql: str) -> str:
+    """Runs SQL in the db container as the stack's own user; returns unaligned output."""
+    result = compose(
+        "exec",
+        "-T",
+        "db",
+        "sh",
+        "-c",
+        'psql -U "$POSTGRES_USER" -d "$POSTGRES_DB" -At -c "$0"',
+        sql,
+    )
+    return result.stdout.strip()
+
+
+def redis_cli(*args: str) -> str:
+    return compose("exec", "-T", "redis", "redis-cli", *args).stdout.strip()
+
+
+def app_log_lines(since: str) -> list[str]:
+    logs = docker("logs", "--since", since, container("app"))
+    return [line for line in (logs.stdout + logs.stderr).splitlines() if line.strip()]
+
+
+def raw_request(request: bytes, timeout: float = 5) -> tuple[int, bytes]:
+    """Sends bytes as they are (no client validation), returns the status and the raw answer."""
+    with socket.create_connection((HOST, PORT), timeout=timeout) as conn:
+        conn.sendall(request)
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    status_line = answer.split(b"\r\n", 1)[0]
+    return int(status_line.split()[1]), answer
+
+
+@dataclass
+class Outcome:
+    started: float
+    status: int | None  # None: no HTTP answer (refused, reset, timed out)
+    error: str = ""
+
+
+@dataclass
+class Load:
+    """Threads sending one request after another, each on a new connection, for a bounded time.
+
+    A new connection per request makes every outcome unambiguous: refused means the request was
+    never accepted; anything but a full response after that means a request was lost.
+    """
+
+    request: Callable[[http.client.HTTPConnection], int]
+    threads: int = 4
+    seconds: float = 10.0
+    outcomes: list[Outcome] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _workers: list[threading.Thread] = field(default_factory=list)
+
+    def __enter__(self) -> "Load":
+        deadline = time.monotonic() + self.seconds
+        for _ in range(self.threads):
+            worker = threading.Thread(target=self._run, args=(deadline,), daemon=True)
+            worker.start()
+            self._workers.append(worker)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        for worker in self._workers:
+            worker.join(self.seconds + 10)
+
+    def _run(self, deadline: float) -> None:
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            started = time.monotonic()
+            connection = http.client.HTTPConnection(HOST, PORT, timeout=10)
+            try:
+                outcome = Outcome(started, self.request(connection))
+            except (OSError, http.client.HTTPException) as error:
+                outcome = Outcome(started, None, f"{type(error).__name__}: {error}")
+                time.sleep(0.05)  # the server is down: do not spin
+            finally:
+                connection.close()
+            self.outcomes.append(outcome)
+
+    def after(self, moment: float) -> list[Outcome]:
+        return [o for o in self.outcomes if o.started >= moment]
+
+    def before(self, moment: float) -> list[Outcome]:
+        return [o for o in self.outcomes if o.started < moment]
+
+
+def get(path: str) -> Callable[[http.client.HTTPConnection], int]:
+    def request(connection: http.client.HTTPConnection) -> int:
+        connection.request("GET", path, headers={"Connection": "close"})
+        response = connection.getresponse()
+        response.read()  # a complete body, or an exception
+        return response.status
+
+    return request
+
+
+def post_item() -> Callable[[http.client.HTTPConnection], int]:
+    def request(connection: http.client.HTTPConnection) -> int:
+        body = json.dumps({"name": f"load {uuid.uuid4()}", "price": "1.00"})
+        headers = {
+            "Content-Type": "application/json",
+            "X-API-Key": api_key(),
+            "Connection": "close",
+        }
+        connection.request("POST", ITEMS, body=body, headers=headers)
+        response = connection.getresponse()
+        response.read()
+        return response.status
+
+    return request
