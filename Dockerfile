@@ -1,7 +1,7 @@
 # Production image for the service, in four stages:
 #   tools   - the base with uv and strip; `make lock` runs uv here too (never shipped)
 #   build   - resolves the locked dependencies into a virtualenv (never shipped)
-#   dev     - build + dev dependencies, used by compose.override.yml and `make test`
+#   dev     - the full locked set with dev dependencies (compose.override.yml, `make test`)
 #   runtime - the base image, the virtualenv and the code; nothing else (the default target)
 #
 # Every stage starts from the same base, pinned by digest so a rebuild months from now gets
@@ -43,12 +43,18 @@ RUN --mount=type=cache,target=/root/.cache/uv \
     --mount=type=bind,source=pyproject.toml,target=pyproject.toml \
     uv sync --locked --no-dev --no-install-project \
  # Wheels such as uvloop and asyncpg ship their debug symbols: about 35 MB nobody runs.
- && find /opt/venv -name '*.so' -exec strip --strip-unneeded {} +
+ && find /opt/venv -name '*.so' -exec strip --strip-unneeded {} + \
+ # Nor does anything run Cython sources, type stubs, or the packages' own test suites.
+ && find /opt/venv \( -name '*.pyx' -o -name '*.pxd' -o -name '*.c' -o -name '*.h' -o -name '*.pyi' \) -delete \
+ && find /opt/venv -depth -type d -name tests -exec rm -rf {} + \
+ && rm -rf /opt/venv/lib/python3.13/site-packages/sqlalchemy/testing
 
 
-FROM build AS dev
+FROM tools AS dev
 
-# The dev dependencies (pytest, ruff, mypy) on top of the same locked set.
+# The whole locked set, dev dependencies included (pytest, ruff, mypy), and untrimmed: type
+# checkers need the stubs the runtime image leaves out.
+WORKDIR /src
 RUN --mount=type=cache,target=/root/.cache/uv \
     --mount=type=bind,source=uv.lock,target=uv.lock \
     --mount=type=bind,source=pyproject.toml,target=pyproject.toml \

@@ -135,9 +135,15 @@ chaos: config build ## Faults, concurrency, fuzzing and hostile input against th
 	python3 -m unittest discover --start-directory tests/chaos --top-level-directory . --verbose; \
 	  status=$$?; $(CHAOS) down --volumes --remove-orphans >/dev/null 2>&1; exit $$status
 
+.PHONY: bench
+bench: config build ## Measure the stack against its floors (QUICK=1 for a 2-minute harness check)
+	$(COMPOSE) build tests
+	QUICK=$(QUICK) bench/run
+
 .PHONY: clean
 clean: ## Remove containers, volumes, test stacks and caches (keeps .env and .secrets)
 	$(COMPOSE) --profile test down --volumes --remove-orphans
 	$(COMPOSE) --project-name fastapi-starter-smoke -f compose.yml down --volumes --remove-orphans
 	$(CHAOS) down --volumes --remove-orphans
+	$(COMPOSE) --project-name fastapi-starter-bench -f compose.yml -f bench/compose.bench.yml down --volumes --remove-orphans
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov

@@ -6,21 +6,20 @@ buffering of streamed bodies.
 """
 
 import logging
+import os
 import re
 import time
-import uuid
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import problem_response
-from app.core.logging import request_id_var
+from app.core.logging import log_access, request_id_var
 
 REQUEST_ID_HEADER = b"x-request-id"
 # An incoming id is kept only if it is a short token that cannot forge a log line or a header.
 SANE_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:/+=-]{1,128}")
 
-access_log = logging.getLogger("app.access")
 error_log = logging.getLogger("app.error")
 
 
@@ -40,7 +39,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
 
-        request_id = incoming_request_id(scope["headers"]) or uuid.uuid4().hex
+        request_id = incoming_request_id(scope["headers"]) or os.urandom(16).hex()
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 500
@@ -66,16 +65,14 @@ class RequestContextMiddleware:
                 response = problem_response(500, "An unexpected error occurred.")
                 await response(scope, receive, send_with_request_id)
         finally:
-            access_log.info(
-                "request",
-                extra={
-                    "method": scope["method"],
-                    "path": scope["path"],
-                    "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                },
-            )
+            duration_ms = round((time.perf_counter() - started) * 1000, 2)
+            log_access(scope["method"], scope["path"], status, duration_ms)
             request_id_var.reset(token)
+
+
+def has_body(headers: list[tuple[bytes, bytes]]) -> bool:
+    """HTTP/1.1 has a body only with Content-Length or Transfer-Encoding (RFC 9112 6.1)."""
+    return any(name in (b"content-length", b"transfer-encoding") for name, _ in headers)
 
 
 class BodySizeLimitMiddleware:
@@ -89,7 +86,7 @@ class BodySizeLimitMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or not has_body(scope["headers"]):
             await self.app(scope, receive, send)
             return
         limit: int = scope["app"].state.settings.max_body_bytes

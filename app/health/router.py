@@ -1,6 +1,7 @@
+import functools
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from redis.asyncio import Redis
@@ -28,9 +29,16 @@ def health_json(body: BaseModel, status_code: int = 200) -> HealthResponse:
     response_class=HealthResponse,
     response_model=Liveness,
 )
-async def live(settings: Annotated[Settings, Depends(get_app_settings)]) -> HealthResponse:
+async def live(request: Request) -> Response:
     """Touches no dependency, so an outage of Postgres or Redis never restarts the app."""
-    return health_json(Liveness(status="pass", version=settings.app_version))
+    version: str = request.app.state.settings.app_version
+    return Response(liveness_body(version), media_type=HEALTH_JSON)
+
+
+@functools.cache
+def liveness_body(version: str) -> bytes:
+    """The answer never changes while the process lives: serialized once, not per probe."""
+    return Liveness(status="pass", version=version).model_dump_json().encode()
 
 
 @router.head("/ready", include_in_schema=False)

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
-from app.core.config import Settings, get_app_settings
+from app.core.config import Settings
 from app.core.errors import ProblemError, problem_responses
 from app.core.security import require_api_key
 from app.items.cache import ItemCache
@@ -30,13 +30,12 @@ def require_json(
         raise UnsupportedMediaType(f"Send the body as {JSON}.")
 
 
-def get_item_service(
-    request: Request, settings: Annotated[Settings, Depends(get_app_settings)]
-) -> ItemService:
+def get_item_service(request: Request) -> ItemService:
     """One service per app, built on first use from the app's pools."""
     state = request.app.state
     service: ItemService | None = getattr(state, "item_service", None)
     if service is None:
+        settings: Settings = state.settings
         cache = ItemCache(
             state.redis, state.redis_guard, settings.item_cache_ttl_seconds, settings.cache_enabled
         )

@@ -2,9 +2,12 @@
 lifespan, and an HTTP client. Each test starts with empty tables and an empty Redis db."""
 
 import asyncio
+import io
+import json
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic import command
@@ -17,6 +20,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.core.config import Settings, load_settings
 from app.core.database import Base, create_engine
+from app.core.logging import stdout_handler
 from app.main import create_app
 from tests.unit.support import API_KEY, ROTATED_API_KEY, changed, serve
 
@@ -64,6 +68,23 @@ async def settings() -> Settings:
 @pytest.fixture
 def app(settings: Settings) -> FastAPI:
     return create_app(settings)
+
+
+@pytest.fixture
+def stdout_lines(
+    app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> Callable[[], list[dict[str, Any]]]:
+    """What the app writes to stdout, as parsed JSON lines (call it after the requests)."""
+    handler = stdout_handler()
+    assert handler is not None
+    written = io.StringIO()
+    monkeypatch.setattr(handler, "stream", written)
+
+    def lines() -> list[dict[str, Any]]:
+        handler.flush()
+        return [json.loads(line) for line in written.getvalue().splitlines()]
+
+    return lines
 
 
 @pytest.fixture

@@ -1,10 +1,16 @@
+import io
 import json
 import logging
 import logging.config
 
 import pytest
 
-from app.core.logging import gunicorn_logconfig, json_formatter, request_id_var
+from app.core.logging import (
+    BatchingStreamHandler,
+    gunicorn_logconfig,
+    json_formatter,
+    request_id_var,
+)
 
 
 def test_a_log_line_is_json_with_time_level_logger_and_request_id() -> None:
@@ -48,3 +54,40 @@ def test_gunicorn_logs_in_the_same_shape(monkeypatch: pytest.MonkeyPatch) -> Non
     line = json.loads(formatter.format(record))
     assert {"time", "level", "logger", "message", "request_id"} <= set(line)
     assert config["root"]["level"] == "WARNING"
+
+
+def test_a_batch_is_written_in_one_go_and_close_flushes_it() -> None:
+    stream = io.StringIO()
+    handler = BatchingStreamHandler(stream, interval=60)  # only close() will write
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    for n in range(3):
+        handler.handle(logging.makeLogRecord({"msg": f"line {n}"}))
+    assert stream.getvalue() == ""
+
+    handler.close()
+
+    assert stream.getvalue() == "line 0\nline 1\nline 2\n"
+
+
+def test_a_stalled_stream_costs_dropped_lines_not_memory_and_says_so() -> None:
+    stream = io.StringIO()
+    handler = BatchingStreamHandler(stream, interval=60, max_lines=2)
+    for n in range(5):
+        handler.write_line(f"line {n}")
+
+    handler.close()
+
+    *kept, notice = stream.getvalue().splitlines()
+    assert kept == ["line 0", "line 1"]
+    assert json.loads(notice)["message"] == "dropped 3 log lines: stdout did not keep up"
+
+
+def test_a_record_that_cannot_be_formatted_does_not_raise(monkeypatch: pytest.MonkeyPatch) -> None:
+    handler = BatchingStreamHandler(io.StringIO(), interval=60)
+    errors: list[logging.LogRecord] = []
+    monkeypatch.setattr(handler, "handleError", errors.append)
+
+    handler.handle(logging.makeLogRecord({"msg": "%d", "args": ("not a number",)}))
+    handler.close()
+
+    assert len(errors) == 1

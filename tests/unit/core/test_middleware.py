@@ -1,6 +1,10 @@
 """Request ids: taken from the caller when sane, else generated; on every response and log line."""
 
+import logging
 import re
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
 
 import pytest
 from httpx import AsyncClient
@@ -46,14 +50,30 @@ async def test_error_responses_carry_the_request_id_too(client: AsyncClient) -> 
 
 
 async def test_one_access_line_per_request_with_its_id(
-    client: AsyncClient, caplog: pytest.LogCaptureFixture
+    client: AsyncClient, stdout_lines: Callable[[], list[dict[str, Any]]]
 ) -> None:
-    caplog.set_level("INFO")
     await client.get("/health/live", headers={"X-Request-ID": "access-1"})
+    await client.get("/missing", headers={"X-Request-ID": "access-2"})
 
-    (line,) = [r for r in caplog.records if r.name == "app.access"]
-    assert line.request_id == "access-1"  # type: ignore[attr-defined]
-    assert line.method == "GET"  # type: ignore[attr-defined]
-    assert line.path == "/health/live"  # type: ignore[attr-defined]
-    assert line.status == 200  # type: ignore[attr-defined]
-    assert line.duration_ms >= 0  # type: ignore[attr-defined]
+    access = [line for line in stdout_lines() if line["logger"] == "app.access"]
+    assert [(a["request_id"], a["method"], a["path"], a["status"]) for a in access] == [
+        ("access-1", "GET", "/health/live", 200),
+        ("access-2", "GET", "/missing", 404),
+    ]
+    for line in access:
+        assert line["level"] == "INFO"
+        assert line["message"] == "request"
+        assert line["duration_ms"] >= 0
+        assert datetime.fromisoformat(line["time"]).tzinfo is not None
+
+
+async def test_the_access_line_follows_the_access_loggers_level(
+    client: AsyncClient,
+    stdout_lines: Callable[[], list[dict[str, Any]]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(logging.getLogger("app.access"), "level", logging.WARNING)
+
+    await client.get("/health/live")
+
+    assert [line for line in stdout_lines() if line["logger"] == "app.access"] == []

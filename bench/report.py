@@ -1,0 +1,158 @@
+"""Turns one bench/run into a markdown report (stdout) and a JSON record (bench/results/).
+
+    python bench/report.py RUN_DIR RESULTS_DIR
+
+RUN_DIR holds meta.json and, per server, one wrk summary per scenario and container.json.
+"""
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+MB = 1000 * 1000
+SCENARIOS = {
+    "floor_asgi": "floor (a): bare ASGI",
+    "floor_fastapi": "floor (b): minimal FastAPI",
+    "health_live": "GET /health/live",
+    "item_cached": "GET /api/v1/items/{id}, cached",
+    "item_uncached": "GET /api/v1/items/{id}, cache off",
+    "item_list": "GET /api/v1/items?limit=20",
+    "item_create": "POST /api/v1/items",
+    "health_ready": "GET /health/ready",
+}
+IMAGE_LIMIT_MB = 180
+OWN_LAYERS_LIMIT_MB = 50
+
+
+def figures(run: dict[str, Any]) -> dict[str, Any]:
+    seconds = run["duration_us"] / 1e6
+    socket_errors = sum(
+        run[k] for k in ("connect_errors", "read_errors", "write_errors", "timeouts")
+    )
+    return {
+        "requests_per_s": round(run["requests"] / seconds, 1),
+        "p50_ms": run["p50_us"] / 1000,
+        "p90_ms": run["p90_us"] / 1000,
+        "p99_ms": run["p99_us"] / 1000,
+        "non_2xx": run["non_2xx"],
+        "socket_errors": socket_errors,
+        "requests": run["requests"],
+    }
+
+
+def load_server(directory: Path) -> dict[str, Any]:
+    scenarios = {
+        name: figures(json.loads((directory / f"{name}.json").read_text())) for name in SCENARIOS
+    }
+    for result in scenarios.values():
+        result["x_asgi_floor"] = round(
+            result["requests_per_s"] / scenarios["floor_asgi"]["requests_per_s"], 3
+        )
+        result["x_fastapi_floor"] = round(
+            result["requests_per_s"] / scenarios["floor_fastapi"]["requests_per_s"], 3
+        )
+    return {
+        "scenarios": scenarios,
+        "container": json.loads((directory / "container.json").read_text()),
+    }
+
+
+def targets(server: dict[str, Any], meta: dict[str, Any]) -> list[tuple[str, str, bool]]:
+    s = server["scenarios"]
+    cached_over_uncached = s["item_cached"]["requests_per_s"] / s["item_uncached"]["requests_per_s"]
+    clean = [name for name, r in s.items() if r["non_2xx"] or r["socket_errors"]]
+    return [
+        (
+            "/health/live ≥ 0.8 × FastAPI floor",
+            f"{s['health_live']['x_fastapi_floor']:.2f} ×",
+            s["health_live"]["x_fastapi_floor"] >= 0.8,
+        ),
+        (
+            "cached read ≥ 0.5 × FastAPI floor",
+            f"{s['item_cached']['x_fastapi_floor']:.2f} ×",
+            s["item_cached"]["x_fastapi_floor"] >= 0.5,
+        ),
+        (
+            "cached read ≥ 1.5 × uncached read",
+            f"{cached_over_uncached:.2f} ×",
+            cached_over_uncached >= 1.5,
+        ),
+        ("0 errors and 0 non-2xx in every scenario", ", ".join(clean) or "none", not clean),
+        (
+            f"image ≤ {IMAGE_LIMIT_MB} MB (stand-in base)",
+            f"{meta['image_bytes'] / MB:.1f} MB",
+            meta["image_bytes"] <= IMAGE_LIMIT_MB * MB,
+        ),
+        (
+            f"project's layers ≤ {OWN_LAYERS_LIMIT_MB} MB",
+            f"{meta['own_layers_bytes'] / MB:.1f} MB",
+            meta["own_layers_bytes"] <= OWN_LAYERS_LIMIT_MB * MB,
+        ),
+    ]
+
+
+def markdown(meta: dict[str, Any], servers: dict[str, dict[str, Any]]) -> str:
+    lines = [
+        f"# Benchmark {meta['time']}{' (QUICK: indicative only)' if meta['quick'] else ''}",
+        "",
+        f"{meta['cpus']} CPUs, {meta['workers']} workers, wrk {meta['wrk_threads']} threads × "
+        f"{meta['connections']} connections, {meta['warmup_s']} s warm-up + "
+        f"{meta['duration_s']} s per scenario. Python {meta['versions']['python']}, "
+        f"FastAPI {meta['versions']['fastapi']}.",
+    ]
+    for name, server in servers.items():
+        lines += [
+            "",
+            f"## {name}",
+            "",
+            "| scenario | req/s | p50 ms | p90 ms | p99 ms | non-2xx | socket errors "
+            "| × ASGI floor | × FastAPI floor |",
+            "|---|--:|--:|--:|--:|--:|--:|--:|--:|",
+        ]
+        for key, label in SCENARIOS.items():
+            r = server["scenarios"][key]
+            lines.append(
+                f"| {label} | {r['requests_per_s']:,.0f} | {r['p50_ms']:.2f} | {r['p90_ms']:.2f} | "
+                f"{r['p99_ms']:.2f} | {r['non_2xx']} | {r['socket_errors']} | "
+                f"{r['x_asgi_floor']:.2f} | {r['x_fastapi_floor']:.2f} |"
+            )
+        lines += ["", "| target | measured | |", "|---|--:|---|"]
+        lines += [
+            f"| {t} | {m} | {'PASS' if ok else 'MISS'} |" for t, m, ok in targets(server, meta)
+        ]
+        c = server["container"]
+        lines += [
+            "",
+            f"start to healthy {c['start_to_healthy_s']} s · docker stop {c['docker_stop_s']} s · "
+            f"peak memory under the cached read load {c['memory_peak_bytes'] / 2**20:.0f} MiB",
+        ]
+    cold = f"{meta['cold_build_s']} s" if meta["cold_build_s"] is not None else "not run (QUICK)"
+    lines += [
+        "",
+        "## Image",
+        "",
+        f"{meta['image_bytes'] / MB:.1f} MB in all on the stand-in base, "
+        f"{meta['own_layers_bytes'] / MB:.1f} MB of it the project's layers; cold build {cold}; "
+        f"code-only rebuild {meta['code_rebuild_s']} s.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(run_dir: Path, results_dir: Path) -> None:
+    meta = json.loads((run_dir / "meta.json").read_text())
+    servers = {d.name: load_server(d) for d in sorted(run_dir.iterdir()) if d.is_dir()}
+    report = markdown(meta, servers)
+    print(report)
+    record = {**meta, "servers": servers}
+    for server in servers.values():
+        server["targets"] = [
+            {"target": t, "measured": m, "pass": ok} for t, m, ok in targets(server, meta)
+        ]
+    path = results_dir / f"{meta['time'].replace(':', '')}.json"
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    print(f"full results: bench/results/{path.name}")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]), Path(sys.argv[2]))
