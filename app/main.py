@@ -7,7 +7,7 @@ from fastapi import FastAPI
 
 from app.core.cache import RedisGuard, create_redis
 from app.core.config import Settings, get_settings
-from app.core.database import create_engine, create_sessionmaker
+from app.core.database import create_engine, create_read_sessionmaker, create_sessionmaker
 from app.core.database_errors import register_database_error_handlers
 from app.core.errors import document_problems, register_problem_handlers
 from app.core.logging import configure_logging
@@ -26,6 +26,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     app.state.engine = create_engine(settings)
     app.state.sessionmaker = create_sessionmaker(app.state.engine)
+    app.state.read_sessionmaker = create_read_sessionmaker(app.state.engine)
     app.state.redis = create_redis(settings)
     app.state.redis_guard = RedisGuard(settings.redis_cooldown_seconds)
     try:

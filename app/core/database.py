@@ -54,6 +54,14 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+def create_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for reads that are one statement: in autocommit, so a read costs one round trip
+    instead of BEGIN, the query and ROLLBACK. Same pool; anything that writes needs
+    create_sessionmaker's transactions."""
+    autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+    return async_sessionmaker(autocommit, expire_on_commit=False)
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """FastAPI dependency: a session for the request, closed (and rolled back) afterwards."""
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker

@@ -25,21 +25,21 @@ DATA_EXCEPTION_CLASS = "22"
 CONNECTION_FAILURES = (ConnectionError, socket.gaierror, TimeoutError, sa.TimeoutError)
 
 
-def sqlstate(error: sa.DBAPIError) -> str | None:
-    """The SQLSTATE code of the driver's error, when the server sent one."""
+def _driver_detail(error: sa.DBAPIError, attribute: str) -> str | None:
+    """A detail the server sent with the error, from SQLAlchemy's wrapper or asyncpg's own."""
     for candidate in (error.orig, getattr(error.orig, "__cause__", None)):
-        code = getattr(candidate, "sqlstate", None)
-        if isinstance(code, str):
-            return code
+        value = getattr(candidate, attribute, None)
+        if isinstance(value, str):
+            return value
     return None
+
+
+def sqlstate(error: sa.DBAPIError) -> str | None:
+    return _driver_detail(error, "sqlstate")
 
 
 def constraint_name(error: sa.DBAPIError) -> str | None:
-    for candidate in (error.orig, getattr(error.orig, "__cause__", None)):
-        name = getattr(candidate, "constraint_name", None)
-        if isinstance(name, str):
-            return name
-    return None
+    return _driver_detail(error, "constraint_name")
 
 
 def as_problem(error: BaseException) -> ProblemError | None:

@@ -39,7 +39,9 @@ def get_item_service(request: Request) -> ItemService:
         cache = ItemCache(
             state.redis, state.redis_guard, settings.item_cache_ttl_seconds, settings.cache_enabled
         )
-        service = state.item_service = ItemService(state.sessionmaker, cache)
+        service = state.item_service = ItemService(
+            state.sessionmaker, state.read_sessionmaker, cache
+        )
     return service
 
 

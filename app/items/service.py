@@ -102,8 +102,14 @@ def matches(if_match: str | None, current: Representation) -> bool:
 
 
 class ItemService:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], cache: ItemCache) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        read_sessions: async_sessionmaker[AsyncSession],
+        cache: ItemCache,
+    ) -> None:
         self.sessions = sessions
+        self.read_sessions = read_sessions  # single-statement reads, no transaction
         self.cache = cache
 
     async def read(self, item_id: uuid.UUID) -> Representation:
@@ -112,7 +118,7 @@ class ItemService:
             raise ItemNotFound
         if cached is not None:
             return Representation(cached)
-        async with self.sessions() as session:
+        async with self.read_sessions() as session:
             item = await repository.get(session, item_id)
             if item is None:
                 raise ItemNotFound
@@ -123,7 +129,7 @@ class ItemService:
 
     async def page(self, limit: int, cursor: str | None) -> bytes:
         before = decode_cursor(cursor) if cursor is not None else None
-        async with self.sessions() as session:
+        async with self.read_sessions() as session:
             # One extra row tells whether another page follows, without a COUNT.
             rows = await repository.newest_first(session, limit + 1, before)
             items = rows[:limit]

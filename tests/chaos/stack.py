@@ -13,7 +13,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.container.docker import PROJECT_ROOT, Reply, docker, http_request, inspect, wait_for
+from tests.container.docker import (
+    PROJECT_ROOT,
+    Reply,
+    compose_stack,
+    docker,
+    http_request,
+    inspect,
+    wait_for,
+)
 
 PROJECT = "fastapi-starter-chaos"
 HOST = "127.0.0.1"
@@ -31,16 +39,7 @@ def compose(
     *args: str, timeout: float = 180, check: bool = True
 ) -> subprocess.CompletedProcess[str]:
     os.environ.update(STACK_ENVIRONMENT)
-    return docker(
-        "compose",
-        "--project-name",
-        PROJECT,
-        "--file",
-        str(PROJECT_ROOT / "compose.yml"),
-        *args,
-        timeout=timeout,
-        check=check,
-    )
+    return compose_stack(PROJECT, *args, timeout=timeout, check=check)
 
 
 def container(service: str) -> str:

@@ -27,6 +27,23 @@ def docker(
     return result
 
 
+def compose_stack(
+    project: str, *args: str, timeout: float = 180, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """docker compose on compose.yml alone (the production shape) under a project of its own."""
+    compose_file = str(PROJECT_ROOT / "compose.yml")
+    return docker(
+        "compose",
+        "--project-name",
+        project,
+        "--file",
+        compose_file,
+        *args,
+        timeout=timeout,
+        check=check,
+    )
+
+
 def inspect(kind: str, name: str) -> Any:
     return json.loads(docker(kind, "inspect", name).stdout)[0]
 

@@ -8,6 +8,7 @@ import unittest
 
 from tests.container.docker import (
     PROJECT_ROOT,
+    compose_stack,
     docker,
     http_get,
     http_request,
@@ -21,16 +22,8 @@ PORT = os.environ.get("SMOKE_PORT", "18000")
 URL = f"http://127.0.0.1:{PORT}"
 
 
-def compose(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    return docker(
-        "compose",
-        "--project-name",
-        PROJECT,
-        "--file",
-        str(PROJECT_ROOT / "compose.yml"),
-        *args,
-        timeout=timeout,
-    )
+def compose(*args: str) -> subprocess.CompletedProcess[str]:
+    return compose_stack(PROJECT, *args)
 
 
 def container_of(service: str) -> str:
