@@ -6,8 +6,10 @@ from contextlib import asynccontextmanager
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.core.config import Settings
+from app.core.database import create_engine
 
 API_KEY = "test-key-current"
 ROTATED_API_KEY = "test-key-next"
@@ -26,3 +28,15 @@ async def serve(app: FastAPI) -> AsyncIterator[AsyncClient]:
 def changed(settings: Settings, **updates: object) -> Settings:
     """A copy of the settings with some values replaced, validated like real input."""
     return Settings.model_validate(settings.model_dump() | updates)
+
+
+@asynccontextmanager
+async def database(settings: Settings, *, commit: bool = True) -> AsyncIterator[AsyncConnection]:
+    """A connection of the test's own, beside the app's pool. Its work is committed at the end,
+    or, with ``commit=False``, rolled back (for a test that expects a statement to fail)."""
+    engine = create_engine(settings)
+    try:
+        async with engine.begin() if commit else engine.connect() as connection:
+            yield connection
+    finally:
+        await engine.dispose()

@@ -6,7 +6,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
-from app.core.database import create_engine, get_session
+from app.core.database import get_session
+from tests.unit.support import database
 
 
 async def test_a_request_gets_a_session_on_the_test_database(
@@ -23,12 +24,8 @@ async def test_a_request_gets_a_session_on_the_test_database(
 
 
 async def test_connections_carry_the_statement_timeout(settings: Settings) -> None:
-    engine = create_engine(settings)
-    try:
-        async with engine.connect() as connection:
-            timeout = (await connection.execute(text("SHOW statement_timeout"))).scalar_one()
-    finally:
-        await engine.dispose()
+    async with database(settings, commit=False) as connection:
+        timeout = (await connection.execute(text("SHOW statement_timeout"))).scalar_one()
 
     # Postgres shows it in its own units ("5s" for 5000 ms); ask it to convert back.
     assert timeout in {

@@ -5,22 +5,17 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from app.core.config import Settings
-from app.core.database import create_engine
 from app.core.database_errors import as_problem
 from app.core.errors import DependencyUnavailable, InvalidInput
 from app.main import create_app
-from tests.unit.support import WRITE_HEADERS, changed, serve
+from tests.unit.support import WRITE_HEADERS, changed, database, serve
 
 
 async def failure_of(settings: Settings, statement: str, *, setup: str = "SELECT 1") -> DBAPIError:
-    engine = create_engine(settings)
-    try:
-        async with engine.connect() as connection:
-            await connection.execute(text(setup))
-            with pytest.raises(DBAPIError) as raised:
-                await connection.execute(text(statement))
-    finally:
-        await engine.dispose()
+    async with database(settings, commit=False) as connection:
+        await connection.execute(text(setup))
+        with pytest.raises(DBAPIError) as raised:
+            await connection.execute(text(statement))
     return raised.value
 
 

@@ -8,9 +8,9 @@ from sqlalchemy import text
 from sqlalchemy.dialects import postgresql
 
 from app.core.config import Settings
-from app.core.database import create_engine
 from app.items.repository import newest_first_query
 from tests.unit.items.conftest import ITEMS, CreateItem
+from tests.unit.support import database
 
 
 async def walk(
@@ -110,16 +110,12 @@ async def test_pages_are_read_through_the_index_not_offset(settings: Settings) -
     query = newest_first_query(21, (datetime.now(UTC), uuid.uuid4()))
     dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
     sql = str(query.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
-    engine = create_engine(settings)
-    try:
-        async with engine.begin() as connection:
-            # With the alternatives priced out, the plan shows whether an index serves the
-            # filter and the order by itself (an empty table would not tell otherwise).
-            for method in ("seqscan", "bitmapscan", "sort"):
-                await connection.execute(text(f"SET LOCAL enable_{method} = off"))
-            plan = (await connection.execute(text(f"EXPLAIN {sql}"))).scalars().all()
-    finally:
-        await engine.dispose()
+    async with database(settings) as connection:
+        # With the alternatives priced out, the plan shows whether an index serves the
+        # filter and the order by itself (an empty table would not tell otherwise).
+        for method in ("seqscan", "bitmapscan", "sort"):
+            await connection.execute(text(f"SET LOCAL enable_{method} = off"))
+        plan = (await connection.execute(text(f"EXPLAIN {sql}"))).scalars().all()
 
     assert "OFFSET" not in sql.upper()
     assert any("Index Scan Backward using ix_items_created_at_id" in line for line in plan), plan

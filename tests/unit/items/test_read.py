@@ -6,19 +6,14 @@ from httpx import AsyncClient
 from sqlalchemy import text
 
 from app.core.config import Settings
-from app.core.database import create_engine
 from app.main import create_app
 from tests.unit.items.conftest import ITEMS, CreateItem
-from tests.unit.support import WRITE_HEADERS, changed, serve
+from tests.unit.support import WRITE_HEADERS, changed, database, serve
 
 
 async def delete_behind_the_apis_back(settings: Settings, item_id: str) -> None:
-    engine = create_engine(settings)
-    try:
-        async with engine.begin() as connection:
-            await connection.execute(text("DELETE FROM items WHERE id = :id"), {"id": item_id})
-    finally:
-        await engine.dispose()
+    async with database(settings) as connection:
+        await connection.execute(text("DELETE FROM items WHERE id = :id"), {"id": item_id})
 
 
 async def test_read_answers_the_item_with_a_strong_etag(

@@ -7,9 +7,8 @@ from httpx import AsyncClient
 from sqlalchemy import text
 
 from app.core.config import Settings
-from app.core.database import create_engine
 from tests.unit.items.conftest import ITEMS, CreateItem
-from tests.unit.support import WRITE_HEADERS
+from tests.unit.support import WRITE_HEADERS, database
 
 
 async def test_patch_changes_only_the_given_fields(
@@ -167,11 +166,7 @@ async def test_concurrent_patches_and_reads_leave_the_cache_at_the_database_vers
 
     await asyncio.gather(*(task for n in range(1, 16) for task in (patch(n), read(), read())))
 
-    engine = create_engine(settings)
-    try:
-        async with engine.connect() as connection:
-            row = (await connection.execute(text("SELECT price, version FROM items"))).one()
-    finally:
-        await engine.dispose()
+    async with database(settings, commit=False) as connection:
+        row = (await connection.execute(text("SELECT price, version FROM items"))).one()
     assert row.version == 16
     assert (await client.get(url)).json()["price"] == f"{row.price:.2f}"
