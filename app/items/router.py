@@ -5,29 +5,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from app.core.config import Settings
-from app.core.errors import ProblemError, problem_responses
+from app.core.errors import problem_responses
+from app.core.media import JSON, require_json
 from app.core.security import require_api_key
 from app.items.cache import ItemCache
 from app.items.schemas import ItemCreate, ItemOut, ItemPage, ItemUpdate
 from app.items.service import ItemService, Representation, parse_id
 
-JSON = "application/json"
-
 router = APIRouter(prefix="/items", tags=["items"])
-
-
-class UnsupportedMediaType(ProblemError):
-    status = 415
-
-
-def require_json(
-    content_type: Annotated[str | None, Header(include_in_schema=False)] = None,
-) -> None:
-    media_type = (content_type or "").split(";")[0].strip().lower()
-    if media_type != JSON and not (
-        media_type.startswith("application/") and media_type.endswith("+json")
-    ):
-        raise UnsupportedMediaType(f"Send the body as {JSON}.")
 
 
 def get_item_service(request: Request) -> ItemService:
@@ -49,11 +34,15 @@ Service = Annotated[ItemService, Depends(get_item_service)]
 WRITE = [Depends(require_api_key), Depends(require_json)]
 
 
+def caching_headers(representation: Representation) -> dict[str, str]:
+    # Clients may keep the item but must revalidate it: the ETag makes that a cheap 304.
+    return {"ETag": representation.etag, "Cache-Control": "no-cache"}
+
+
 def item_response(
     representation: Representation, status_code: int = 200, **headers: str
 ) -> Response:
-    # Clients may keep the item but must revalidate it: the ETag makes that a cheap 304.
-    headers = {"ETag": representation.etag, "Cache-Control": "no-cache", **headers}
+    headers = caching_headers(representation) | headers
     return Response(representation.body, status_code, headers, media_type=JSON)
 
 
@@ -111,9 +100,7 @@ async def read_item(
 ) -> Response:
     representation = await service.read(parse_id(item_id))
     if if_none_match is not None and weak_match(if_none_match, representation.etag):
-        return Response(
-            status_code=304, headers={"ETag": representation.etag, "Cache-Control": "no-cache"}
-        )
+        return Response(status_code=304, headers=caching_headers(representation))
     return item_response(representation)
 
 
