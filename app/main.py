@@ -1,39 +1,40 @@
 """The application factory. ``app`` is what gunicorn and uvicorn serve."""
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
 
-from app.core.cache import RedisGuard, create_redis
 from app.core.config import Settings, get_settings
-from app.core.database import create_engine, create_read_sessionmaker, create_sessionmaker
-from app.core.database_errors import register_database_error_handlers
+from app.core.dependency_errors import register_dependency_error_handlers
 from app.core.errors import document_problems, register_problem_handlers
 from app.core.logging import configure_logging
-from app.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
-from app.core.ratelimit import RateLimitMiddleware
+from app.core.middleware import (
+    BodySizeLimitMiddleware,
+    RateLimitMiddleware,
+    RequestContextMiddleware,
+)
+from app.core.resources import STATE_KEY, Resources
 from app.health.router import router as health_router
 from app.items.router import router as items_router
 
 API_PREFIX = "/api/v1"
 
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[dict[str, Resources]]]
 
-@asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Create the pools at start-up (connecting lazily, so the app starts even while a
-    dependency is down) and release them on shutdown."""
-    settings: Settings = app.state.settings
-    app.state.engine = create_engine(settings)
-    app.state.sessionmaker = create_sessionmaker(app.state.engine)
-    app.state.read_sessionmaker = create_read_sessionmaker(app.state.engine)
-    app.state.redis = create_redis(settings)
-    app.state.redis_guard = RedisGuard(settings.redis_cooldown_seconds)
-    try:
-        yield
-    finally:
-        await app.state.redis.aclose()
-        await app.state.engine.dispose()
+
+def lifespan_for(settings: Settings) -> Lifespan:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Resources]]:
+        """Open the pools at start-up and release them on shutdown. What is yielded reaches
+        every request as its scope's state (app.core.resources)."""
+        resources = Resources.open(settings)
+        try:
+            yield {STATE_KEY: resources}
+        finally:
+            await resources.close()
+
+    return lifespan
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -42,20 +43,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="FastAPI starter",
         version=settings.app_version,
-        lifespan=lifespan,
+        lifespan=lifespan_for(settings),
         docs_url="/docs",
         openapi_url="/openapi.json",
         redoc_url=None,
     )
-    app.state.settings = settings
     register_problem_handlers(app)
-    register_database_error_handlers(app)
+    register_dependency_error_handlers(app)
     # Outermost last: request id and access log wrap everything, so even a 429 or 413 is
     # logged with its id; rate limiting comes before reading any body.
-    app.add_middleware(BodySizeLimitMiddleware)
+    app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(RateLimitMiddleware)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health_router)
+    # Resources' routers (`make resource` adds a line here).
     app.include_router(items_router, prefix=API_PREFIX)
     document_problems(app)
     return app

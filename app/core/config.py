@@ -1,14 +1,16 @@
 """Settings: every value from the environment; secrets also from files in /run/secrets.
 
 Docker and Compose mount secrets as files named after the setting (``postgres_password``), so
-a password never has to live in the environment, the image or the Compose file.
+a password never has to live in the environment, the image or the Compose file. This is the
+one home of each core setting and its default: gunicorn.conf.py, Compose, .env.example and the
+README take them from here (tests/unit/test_settings_documented.py holds them together). A
+resource's own settings live in its package, on a class derived from ``SettingsBase``.
 """
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
-from fastapi import Request
 from pydantic import Field, PositiveFloat, PositiveInt, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL
@@ -16,12 +18,39 @@ from sqlalchemy.engine import URL
 SECRETS_DIR = Path("/run/secrets")
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+class SettingsBase(BaseSettings):
+    """What every settings class shares: the environment first, then secret files."""
 
+    # An empty variable (`WEB_CONCURRENCY=` in .env) means unset: the default applies.
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, env_ignore_empty=True)
+
+    @classmethod
+    def load(cls, secrets_dir: Path = SECRETS_DIR) -> Self:
+        """Read the settings; secret files are consulted only where the directory exists."""
+        return cls(_secrets_dir=secrets_dir if secrets_dir.is_dir() else None)
+
+
+class Settings(SettingsBase):
     environment: Literal["production", "development", "test"] = "production"
+    # Set by the image (the Dockerfile's APP_VERSION build argument); shown by /health/*.
     app_version: str = "dev"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    # The production server (gunicorn.conf.py). A container listens on all its interfaces.
+    bind: str = "0.0.0.0:8000"
+    # Worker processes; None = one per CPU the container may use (its cgroup quota).
+    web_concurrency: PositiveInt | None = None
+    # On SIGTERM, workers stop accepting and get this long to finish in-flight requests.
+    # Keep it below the orchestrator's grace period (Compose: stop_grace_period).
+    graceful_timeout: PositiveInt = 20
+    # A worker silent for this long is killed and replaced.
+    worker_timeout: PositiveInt = 30
+    # Idle keep-alive connections close after this many seconds.
+    keepalive: PositiveInt = 5
+    # Where workers keep their heartbeat file: writable, and RAM-backed (the root is read-only).
+    worker_tmp_dir: str = "/tmp"  # noqa: S108 - a tmpfs by design
+    # Proxies whose X-Forwarded-For/-Proto are trusted (comma-separated addresses, or *).
+    forwarded_allow_ips: str = "127.0.0.1"
 
     postgres_host: str = "localhost"
     postgres_port: PositiveInt = 5432
@@ -51,8 +80,8 @@ class Settings(BaseSettings):
     rate_limit_requests: PositiveInt = 100
     rate_limit_window_seconds: PositiveInt = 60
     max_body_bytes: PositiveInt = 1024 * 1024
+    # Resources' reads served from Redis (each resource sets its own time to live).
     cache_enabled: bool = True
-    item_cache_ttl_seconds: PositiveInt = 60
 
     @property
     def api_key_set(self) -> tuple[bytes, ...]:
@@ -72,16 +101,10 @@ class Settings(BaseSettings):
 
 
 def load_settings(secrets_dir: Path = SECRETS_DIR) -> Settings:
-    """Read the settings; secrets files are consulted only where the directory exists."""
-    return Settings(_secrets_dir=secrets_dir if secrets_dir.is_dir() else None)
+    return Settings.load(secrets_dir)
 
 
 @lru_cache
 def get_settings() -> Settings:
+    """The process's settings, read once (the app factory, gunicorn, Alembic)."""
     return load_settings()
-
-
-def get_app_settings(request: Request) -> Settings:
-    """FastAPI dependency: the settings the running app was built with."""
-    settings: Settings = request.app.state.settings
-    return settings

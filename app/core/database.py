@@ -1,8 +1,5 @@
-"""PostgreSQL: one async engine per process (SQLAlchemy 2 on asyncpg) and a session per request."""
+"""PostgreSQL: one async engine per process (SQLAlchemy 2 on asyncpg), its sessions, and Base."""
 
-from collections.abc import AsyncIterator
-
-from fastapi import Request
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -60,10 +57,3 @@ def create_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSes
     create_sessionmaker's transactions."""
     autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
     return async_sessionmaker(autocommit, expire_on_commit=False)
-
-
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """FastAPI dependency: a session for the request, closed (and rolled back) afterwards."""
-    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    async with sessionmaker() as session:
-        yield session

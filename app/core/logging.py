@@ -14,13 +14,52 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from pythonjsonlogger.json import JsonFormatter
-
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
-LOG_FORMAT = "%(levelname)s %(name)s %(message)s"
-LOG_RENAMES = {"levelname": "level", "name": "logger"}
-LOG_TIMESTAMP = "time"  # ISO 8601 in UTC
+
+def line_fields(
+    level: str,
+    logger: str,
+    message: str,
+    fields: dict[str, Any] | None = None,
+    *,
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    """Every log line's shape: the access line, ordinary records and the handler's own notices
+    all come through here, so they carry the same keys in the same order. The request id is the
+    current request's, unless ``fields`` names another (a record stamped where it was made)."""
+    return {
+        "time": (at or datetime.now(UTC)).isoformat(),  # ISO 8601 in UTC
+        "level": level,
+        "logger": logger,
+        "message": message,
+        "request_id": request_id_var.get(),
+        **(fields or {}),
+    }
+
+
+# What a LogRecord carries of its own; anything else on it came from ``extra=`` and is logged.
+_RECORD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message"}
+
+
+class JsonLineFormatter(logging.Formatter):
+    """A record as one JSON line (see ``line_fields``); ``extra=`` fields are added as keys."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        extra = {k: v for k, v in vars(record).items() if k not in _RECORD_ATTRIBUTES}
+        if record.exc_info:
+            extra["exc_info"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            extra["stack_info"] = self.formatStack(record.stack_info)
+        fields = line_fields(
+            record.levelname,
+            record.name,
+            record.getMessage(),
+            extra,
+            at=datetime.fromtimestamp(record.created, UTC),
+        )
+        return json.dumps(fields, default=str)
+
 
 _base_record_factory = logging.getLogRecordFactory()
 
@@ -74,15 +113,8 @@ class BatchingStreamHandler(logging.Handler):
             lines, self._lines = self._lines, []
             dropped, self._dropped = self._dropped, 0
         if dropped:
-            lines.append(
-                json.dumps(
-                    {
-                        "level": "WARNING",
-                        "logger": __name__,
-                        "message": f"dropped {dropped} log lines: stdout did not keep up",
-                    }
-                )
-            )
+            notice = f"dropped {dropped} log lines: stdout did not keep up"
+            lines.append(json.dumps(line_fields("WARNING", __name__, notice)))
         if lines:
             self.stream.write("\n".join(lines) + "\n")
             self.stream.flush()
@@ -113,27 +145,21 @@ access_logger = logging.getLogger(ACCESS_LOGGER)
 
 def log_access(method: str, path: str, status: int, duration_ms: float) -> None:
     """One access line per request, in the shape of every other line, without the cost of the
-    generic path (a LogRecord, then a formatter that inspects it): this runs on every request.
-    Honours the access logger's level like any other log call."""
+    generic path (a LogRecord, then a formatter that inspects it): this runs on every request
+    (bench/README.md, "What was measured and changed", the access log row). Honours the
+    access logger's level like any other log call."""
     if not access_logger.isEnabledFor(logging.INFO):
         return
     fields = {"method": method, "path": path, "status": status, "duration_ms": duration_ms}
     if _handler is None:  # logging not configured by us: take the ordinary path
         access_logger.info("request", extra=fields)
         return
-    line = {
-        "level": "INFO",
-        "logger": ACCESS_LOGGER,
-        "message": "request",
-        "request_id": request_id_var.get(),
-        **fields,
-        "time": datetime.now(UTC).isoformat(),
-    }
+    line = line_fields("INFO", ACCESS_LOGGER, "request", fields)
     _handler.write_line(json.dumps(line))
 
 
-def json_formatter() -> JsonFormatter:
-    return JsonFormatter(LOG_FORMAT, rename_fields=LOG_RENAMES, timestamp=LOG_TIMESTAMP)
+def json_formatter() -> JsonLineFormatter:
+    return JsonLineFormatter()
 
 
 _handler: BatchingStreamHandler | None = None
@@ -187,14 +213,7 @@ def gunicorn_logconfig(level: str) -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {
-            "json": {
-                "()": "pythonjsonlogger.json.JsonFormatter",
-                "fmt": LOG_FORMAT,
-                "rename_fields": LOG_RENAMES,
-                "timestamp": LOG_TIMESTAMP,
-            }
-        },
+        "formatters": {"json": {"()": f"{__name__}.JsonLineFormatter"}},
         "handlers": {
             "stdout": {
                 "class": "logging.StreamHandler",

@@ -3,11 +3,11 @@
 import hmac
 from typing import Annotated
 
-from fastapi import Depends, Security
+from fastapi import Security
 from fastapi.security import APIKeyHeader
 
-from app.core.config import Settings, get_app_settings
 from app.core.errors import ProblemError
+from app.core.resources import SettingsDep
 
 API_KEY_HEADER = "X-API-Key"
 
@@ -35,7 +35,7 @@ def is_valid_api_key(presented: str | None, keys: tuple[bytes, ...]) -> bool:
 
 async def require_api_key(
     presented: Annotated[str | None, Security(api_key_header)],
-    settings: Annotated[Settings, Depends(get_app_settings)],
+    settings: SettingsDep,
 ) -> None:
     """FastAPI dependency for write endpoints."""
     if not presented:

@@ -36,14 +36,6 @@ def available_cpus(cgroup_root: Path = CGROUP_ROOT) -> int:
     return cpus
 
 
-def worker_count(
-    environ: dict[str, str] | os._Environ[str], cgroup_root: Path = CGROUP_ROOT
-) -> int:
-    """WEB_CONCURRENCY when set, else one async worker per available CPU."""
-    configured = environ.get("WEB_CONCURRENCY", "").strip()
-    if configured:
-        count = int(configured)
-        if count < 1:
-            raise ValueError(f"WEB_CONCURRENCY must be at least 1, got {count}")
-        return count
-    return available_cpus(cgroup_root)
+def worker_count(web_concurrency: int | None, cgroup_root: Path = CGROUP_ROOT) -> int:
+    """WEB_CONCURRENCY when set (Settings validates it), else one worker per available CPU."""
+    return web_concurrency or available_cpus(cgroup_root)

@@ -1,6 +1,5 @@
 """The items API's request and response bodies."""
 
-import re
 import uuid
 from datetime import datetime
 from decimal import Decimal
@@ -11,7 +10,6 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
-    Field,
     PlainSerializer,
     StringConstraints,
     WithJsonSchema,
@@ -19,40 +17,28 @@ from pydantic import (
 )
 
 from app.items.models import DESCRIPTION_MAX, NAME_MAX, PRICE_DIGITS, PRICE_PLACES
+from app.kit.fields import (
+    TEXT_PATTERN,
+    money_formatter,
+    money_parser,
+    money_pattern,
+    name_pattern,
+    reject_null,
+    string_schema,
+)
+from app.kit.pagination import Page
 
-# One pattern says what a valid name is, for the validator and the OpenAPI schema alike:
-# surrounding whitespace (trimmed away), then 1 to 200 characters that start and end with a
-# visible character; no control characters anywhere.
-_SPACE = r"[^\S\x00-\x1f\x7f]"
-_VISIBLE = r"[^\s\x00-\x1f\x7f]"
-_ANY = r"[^\x00-\x1f\x7f]"
-NAME_PATTERN = rf"^{_SPACE}*{_VISIBLE}(?:{_ANY}{{0,{NAME_MAX - 2}}}{_VISIBLE})?{_SPACE}*$"
-# PostgreSQL text cannot hold NUL; everything else is the client's business.
-DESCRIPTION_PATTERN = r"^[^\x00]*$"
-# Money is exact: a string of up to 10 digits and 2 decimals. A JSON number is refused, since
-# most clients would have made it a binary float on the way.
-PRICE_PATTERN = rf"^[0-9]{{1,{PRICE_DIGITS - PRICE_PLACES}}}(\.[0-9]{{1,{PRICE_PLACES}}})?$"
-_PRICE = re.compile(PRICE_PATTERN)
+NAME_SCHEMA = string_schema(name_pattern(NAME_MAX), "Desk lamp")
+PRICE_SCHEMA = string_schema(money_pattern(PRICE_DIGITS, PRICE_PLACES), "12.50")
 
-NAME_SCHEMA = {"type": "string", "pattern": NAME_PATTERN, "examples": ["Desk lamp"]}
-PRICE_SCHEMA = {"type": "string", "pattern": PRICE_PATTERN, "examples": ["12.50"]}
-
-
-def parse_price(value: object) -> Decimal:
-    if not isinstance(value, str) or not _PRICE.fullmatch(value):
-        raise ValueError('must be a string such as "12.50": up to 10 digits and 2 decimals')
-    return Decimal(value)
-
-
-Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN), AfterValidator(str.strip)]
-Description = Annotated[
-    str, StringConstraints(max_length=DESCRIPTION_MAX, pattern=DESCRIPTION_PATTERN)
-]
-Price = Annotated[Decimal, BeforeValidator(parse_price), WithJsonSchema(PRICE_SCHEMA)]
-PriceOut = Annotated[
+Name = Annotated[str, StringConstraints(pattern=name_pattern(NAME_MAX)), AfterValidator(str.strip)]
+Description = Annotated[str, StringConstraints(max_length=DESCRIPTION_MAX, pattern=TEXT_PATTERN)]
+Price = Annotated[
     Decimal,
-    PlainSerializer(lambda value: f"{value:.{PRICE_PLACES}f}", return_type=str),
+    BeforeValidator(money_parser(PRICE_DIGITS, PRICE_PLACES, "12.50")),
+    WithJsonSchema(PRICE_SCHEMA),
 ]
+PriceOut = Annotated[Decimal, PlainSerializer(money_formatter(PRICE_PLACES), return_type=str)]
 
 
 class ItemCreate(BaseModel):
@@ -75,13 +61,8 @@ class ItemUpdate(BaseModel):
     price: Annotated[Price | None, WithJsonSchema(PRICE_SCHEMA)] = None
 
     @model_validator(mode="after")
-    def required_fields_are_not_null(self) -> "ItemUpdate":
-        for field in ("name", "price"):
-            if field in self.model_fields_set and getattr(self, field) is None:
-                raise ValueError(f"{field} cannot be null")
-        if not self.model_fields_set:
-            raise ValueError("give at least one of name, description, price")
-        return self
+    def sent_fields_are_not_null(self) -> "ItemUpdate":
+        return reject_null(self, never_null=("name", "price"))
 
 
 class ItemOut(BaseModel):
@@ -95,8 +76,5 @@ class ItemOut(BaseModel):
     updated_at: datetime
 
 
-class ItemPage(BaseModel):
-    items: list[ItemOut]
-    next_cursor: str | None = Field(
-        description="pass as ?cursor= for the next page; null at the end"
-    )
+class ItemPage(Page[ItemOut]):
+    """A page of items, newest first."""

@@ -21,8 +21,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from app.core.config import Settings, load_settings
 from app.core.database import Base, create_engine
 from app.core.logging import stdout_handler
-from app.main import create_app
-from tests.unit.support import API_KEY, ROTATED_API_KEY, changed, serve
+from tests.unit.support import API_KEY, ROTATED_API_KEY, changed, create_app_with_probes, serve
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -67,7 +66,8 @@ async def settings() -> Settings:
 
 @pytest.fixture
 def app(settings: Settings) -> FastAPI:
-    return create_app(settings)
+    """The app, with the test-only probe routes (tests.unit.support) beside its own."""
+    return create_app_with_probes(settings)
 
 
 @pytest.fixture

@@ -2,25 +2,69 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from asgi_lifespan import LifespanManager
-from fastapi import FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from httpx import ASGITransport, AsyncClient
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.core.config import Settings
 from app.core.database import create_engine
+from app.core.media import require_json
+from app.core.resources import ResourcesDep
+from app.core.security import require_api_key
+from app.main import create_app
 
 API_KEY = "test-key-current"
 ROTATED_API_KEY = "test-key-next"
 WRITE_HEADERS = {"X-API-Key": API_KEY}
 
+# A test-only router that exercises the core (middleware, errors, database sessions) without
+# any resource, so deleting app/items leaves every core test valid.
+PROBES = "/test"
+probes = APIRouter(prefix=PROBES)
+
+
+@probes.get("/ok")
+async def ok() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@probes.post(
+    "/echo", status_code=201, dependencies=[Depends(require_api_key), Depends(require_json)]
+)
+async def echo(body: dict[str, Any]) -> dict[str, Any]:
+    return body
+
+
+@probes.get("/db")
+async def read_database(resources: ResourcesDep) -> str:
+    async with resources.read_sessions() as session:
+        return str((await session.execute(text("SELECT current_database()"))).scalar_one())
+
+
+@probes.post("/db", dependencies=[Depends(require_api_key)])
+async def write_database(resources: ResourcesDep) -> str:
+    async with resources.sessions() as session:
+        value = (await session.execute(text("SELECT txid_current()"))).scalar_one()
+        await session.commit()
+    return str(value)
+
+
+def create_app_with_probes(settings: Settings) -> FastAPI:
+    app = create_app(settings)
+    app.include_router(probes)
+    return app
+
 
 @asynccontextmanager
 async def serve(app: FastAPI) -> AsyncIterator[AsyncClient]:
-    """Run the app's lifespan (pools opened and closed) around an HTTP client bound to it."""
-    async with LifespanManager(app):
-        transport = ASGITransport(app=app)
+    """Run the app's lifespan (pools opened and closed) around an HTTP client bound to it; the
+    manager's app hands the lifespan's state to each request, as a server does."""
+    async with LifespanManager(app) as manager:
+        transport = ASGITransport(app=manager.app)
         async with AsyncClient(transport=transport, base_url="http://test") as http:
             yield http
 

@@ -1,23 +1,14 @@
-from typing import Annotated
-
-from fastapi import Depends, FastAPI
 from httpx import AsyncClient
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
-from app.core.database import get_session
-from tests.unit.support import database
+from tests.unit.support import PROBES, database
 
 
 async def test_a_request_gets_a_session_on_the_test_database(
-    app: FastAPI, client: AsyncClient, settings: Settings
+    client: AsyncClient, settings: Settings
 ) -> None:
-    @app.get("/test/db")
-    async def current_database(session: Annotated[AsyncSession, Depends(get_session)]) -> str:
-        return str((await session.execute(text("SELECT current_database()"))).scalar_one())
-
-    response = await client.get("/test/db")
+    response = await client.get(f"{PROBES}/db")
 
     assert response.status_code == 200
     assert response.json() == settings.postgres_db

@@ -5,10 +5,16 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from app.core.config import Settings
-from app.core.database_errors import as_problem
+from app.core.dependency_errors import as_problem
 from app.core.errors import DependencyUnavailable, InvalidInput
-from app.main import create_app
-from tests.unit.support import WRITE_HEADERS, changed, database, serve
+from tests.unit.support import (
+    PROBES,
+    WRITE_HEADERS,
+    changed,
+    create_app_with_probes,
+    database,
+    serve,
+)
 
 
 async def failure_of(settings: Settings, statement: str, *, setup: str = "SELECT 1") -> DBAPIError:
@@ -43,13 +49,11 @@ async def test_postgres_unreachable_is_a_503_problem_for_reads_and_writes(
     settings: Settings, unreachable_port: int
 ) -> None:
     down = changed(settings, postgres_host="127.0.0.1", postgres_port=unreachable_port)
-    async with serve(create_app(down)) as http:
-        listed = await http.get("/api/v1/items")
-        created = await http.post(
-            "/api/v1/items", json={"name": "n", "price": "1"}, headers=WRITE_HEADERS
-        )
+    async with serve(create_app_with_probes(down)) as http:
+        read = await http.get(f"{PROBES}/db")
+        written = await http.post(f"{PROBES}/db", headers=WRITE_HEADERS)
 
-    for response in (listed, created):
+    for response in (read, written):
         assert response.status_code == 503
         assert response.headers["content-type"] == "application/problem+json"
         assert response.headers["retry-after"] == "2"

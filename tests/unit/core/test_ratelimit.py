@@ -2,22 +2,22 @@ import pytest
 from httpx import AsyncClient
 
 from app.core.config import Settings
-from app.main import create_app
-from tests.unit.support import API_KEY, changed, serve
+from tests.unit.support import API_KEY, PROBES, changed, create_app_with_probes, serve
 
 LIMIT = 3
+OK = f"{PROBES}/ok"
 
 
 @pytest.fixture
 async def limited(settings: Settings) -> AsyncClient:  # type: ignore[misc]
-    async with serve(create_app(changed(settings, rate_limit_requests=LIMIT))) as http:
+    async with serve(create_app_with_probes(changed(settings, rate_limit_requests=LIMIT))) as http:
         yield http
 
 
 async def test_every_response_carries_the_ratelimit_headers(limited: AsyncClient) -> None:
     remaining = []
     for _ in range(LIMIT):
-        response = await limited.get("/api/v1/items")
+        response = await limited.get(OK)
         assert response.status_code == 200
         assert response.headers["ratelimit-limit"] == str(LIMIT)
         assert 1 <= int(response.headers["ratelimit-reset"]) <= 60
@@ -28,9 +28,9 @@ async def test_every_response_carries_the_ratelimit_headers(limited: AsyncClient
 
 async def test_over_the_limit_is_a_429_problem_with_retry_after(limited: AsyncClient) -> None:
     for _ in range(LIMIT):
-        await limited.get("/api/v1/items")
+        await limited.get(OK)
 
-    response = await limited.get("/api/v1/items")
+    response = await limited.get(OK)
 
     assert response.status_code == 429
     assert response.headers["content-type"] == "application/problem+json"
@@ -50,10 +50,10 @@ async def test_a_valid_api_key_has_its_own_quota_and_an_invalid_one_does_not(
     limited: AsyncClient,
 ) -> None:
     for _ in range(LIMIT):
-        await limited.get("/api/v1/items")
+        await limited.get(OK)
 
-    with_key = await limited.get("/api/v1/items", headers={"X-API-Key": API_KEY})
-    invented_key = await limited.get("/api/v1/items", headers={"X-API-Key": "made-up"})
+    with_key = await limited.get(OK, headers={"X-API-Key": API_KEY})
+    invented_key = await limited.get(OK, headers={"X-API-Key": "made-up"})
 
     assert with_key.status_code == 200
     assert with_key.headers["ratelimit-remaining"] == str(LIMIT - 1)

@@ -2,7 +2,9 @@ import os
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
+from app.core.config import load_settings
 from app.core.server import available_cpus, worker_count
 
 AFFINITY = len(os.sched_getaffinity(0))
@@ -58,16 +60,22 @@ def test_no_cgroup_files_at_all_falls_back_to_the_affinity(tmp_path: Path) -> No
 
 
 def test_the_default_worker_count_is_one_per_available_cpu(tmp_path: Path) -> None:
-    one_cpu = cgroup_v2(tmp_path, "100000 100000")
-    assert worker_count({}, one_cpu) == 1
-    assert worker_count({"WEB_CONCURRENCY": ""}, one_cpu) == 1
+    assert worker_count(None, cgroup_v2(tmp_path, "100000 100000")) == 1
 
 
 def test_web_concurrency_overrides_the_default(tmp_path: Path) -> None:
-    assert worker_count({"WEB_CONCURRENCY": "7"}, cgroup_v2(tmp_path, "100000 100000")) == 7
+    assert worker_count(7, cgroup_v2(tmp_path, "100000 100000")) == 7
 
 
 @pytest.mark.parametrize("value", ["0", "-2", "many"])
-def test_a_bad_web_concurrency_is_refused(value: str) -> None:
-    with pytest.raises(ValueError, match=r"WEB_CONCURRENCY|invalid literal"):
-        worker_count({"WEB_CONCURRENCY": value})
+def test_a_bad_web_concurrency_is_refused(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WEB_CONCURRENCY", value)
+
+    with pytest.raises(ValidationError, match="web_concurrency"):
+        load_settings(Path("/nonexistent"))
+
+
+def test_an_empty_web_concurrency_means_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WEB_CONCURRENCY", "")
+
+    assert load_settings(Path("/nonexistent")).web_concurrency is None

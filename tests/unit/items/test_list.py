@@ -8,7 +8,8 @@ from sqlalchemy import text
 from sqlalchemy.dialects import postgresql
 
 from app.core.config import Settings
-from app.items.repository import newest_first_query
+from app.items.models import Item
+from app.kit.repository import Repository
 from tests.unit.items.conftest import ITEMS, CreateItem
 from tests.unit.support import database
 
@@ -107,7 +108,7 @@ async def test_a_bad_cursor_is_a_422_problem(client: AsyncClient, cursor: str) -
 
 
 async def test_pages_are_read_through_the_index_not_offset(settings: Settings) -> None:
-    query = newest_first_query(21, (datetime.now(UTC), uuid.uuid4()))
+    query = Repository(Item).newest_first_query(21, (datetime.now(UTC), uuid.uuid4()))
     dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
     sql = str(query.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
     async with database(settings) as connection:

@@ -16,9 +16,9 @@ from redis.exceptions import RedisError
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.cache import RedisGuard
 from app.core.config import Settings
 from app.core.errors import problem_response
+from app.core.resources import resources_in
 from app.core.security import is_valid_api_key
 
 EXEMPT_PREFIXES = ("/health/",)
@@ -58,9 +58,8 @@ class RateLimitMiddleware:
         if scope["type"] != "http" or scope["path"].startswith(EXEMPT_PREFIXES):
             await self.app(scope, receive, send)
             return
-        state = scope["app"].state
-        settings: Settings = state.settings
-        guard: RedisGuard = state.redis_guard
+        resources = resources_in(scope)
+        settings, guard = resources.settings, resources.redis_guard
         limit = settings.rate_limit_requests
         window = settings.rate_limit_window_seconds
         now = time.time()
@@ -71,7 +70,7 @@ class RateLimitMiddleware:
         if guard.available:
             key = f"ratelimit:{client_identity(scope, settings)}:{window_start}"
             try:
-                count = await self._count(state.redis, key, window + 1)
+                count = await self._count(resources.redis, key, window + 1)
             except (RedisError, OSError) as error:
                 guard.failed("rate limit", error)
         if count is None:  # fail open: no headers, since nothing was counted

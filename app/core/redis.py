@@ -1,9 +1,9 @@
-"""Redis: one asyncio client (and connection pool) per process, with bounded timeouts."""
+"""Redis: one asyncio client (and connection pool) per process, with bounded timeouts, and the
+guard that lets callers do without Redis while it is down."""
 
 import logging
 import time
 
-from fastapi import Request
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -23,12 +23,6 @@ def create_redis(settings: Settings) -> Redis:
         retry=Retry(NoBackoff(), retries=1),
         health_check_interval=30,
     )
-
-
-def get_redis(request: Request) -> Redis:
-    """FastAPI dependency: the process-wide client."""
-    redis: Redis = request.app.state.redis
-    return redis
 
 
 class RedisGuard:
@@ -54,8 +48,3 @@ class RedisGuard:
                 extra={"purpose": purpose, "error": type(error).__name__},
             )
         self._skip_until = time.monotonic() + self.cooldown_seconds
-
-
-def get_redis_guard(request: Request) -> RedisGuard:
-    guard: RedisGuard = request.app.state.redis_guard
-    return guard

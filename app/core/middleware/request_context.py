@@ -1,16 +1,10 @@
-"""Middleware on every request: request id, access log and the last-resort error handler;
-and the request body size limit.
-
-Pure ASGI (not BaseHTTPMiddleware) because they sit on every request: no extra task, no
-buffering of streamed bodies.
-"""
+"""Request id, access log and the last-resort error handler, around every request."""
 
 import logging
 import os
 import re
 import time
 
-from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import problem_response
@@ -68,45 +62,3 @@ class RequestContextMiddleware:
             duration_ms = round((time.perf_counter() - started) * 1000, 2)
             log_access(scope["method"], scope["path"], status, duration_ms)
             request_id_var.reset(token)
-
-
-def has_body(headers: list[tuple[bytes, bytes]]) -> bool:
-    """HTTP/1.1 has a body only with Content-Length or Transfer-Encoding (RFC 9112 6.1)."""
-    return any(name in (b"content-length", b"transfer-encoding") for name, _ in headers)
-
-
-class BodySizeLimitMiddleware:
-    """Refuses bodies over ``max_body_bytes`` with 413, whether declared or streamed.
-
-    A declared Content-Length over the limit is refused before a byte is read; a chunked body is
-    counted as it arrives, and reading it fails with 413 as soon as it passes the limit.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not has_body(scope["headers"]):
-            await self.app(scope, receive, send)
-            return
-        limit: int = scope["app"].state.settings.max_body_bytes
-        detail = f"The request body is over the limit of {limit} bytes."
-        for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > limit:
-                await problem_response(413, detail)(scope, receive, send)
-                return
-
-        received = 0
-
-        async def counting_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    # An HTTPException: FastAPI lets it through its body parsing unchanged,
-                    # and the problem handlers answer it.
-                    raise HTTPException(413, detail)
-            return message
-
-        await self.app(scope, counting_receive, send)

@@ -1,4 +1,6 @@
-"""What a database failure means for the client: its fault (4xx), or a passing outage (503)."""
+"""What a failure of a backing service means for the client: its fault (4xx), or a passing
+outage (503). Database errors by their SQLSTATE; connection failures (refused, reset, unknown
+host, timed out) of any dependency as outages."""
 
 import logging
 import socket
@@ -55,14 +57,14 @@ def as_problem(error: BaseException) -> ProblemError | None:
     return None
 
 
-async def database_error_handler(_: Request, error: Exception) -> ProblemResponse:
+async def dependency_error_handler(_: Request, error: Exception) -> ProblemResponse:
     problem = as_problem(error)
     if problem is None:
         raise error  # a bug: the request middleware logs it and answers 500
-    logger.warning("database error answered as %s", problem.status, exc_info=error)
+    logger.warning("dependency error answered as %s", problem.status, exc_info=error)
     return problem_response(problem.status, problem.detail, headers=problem.headers)
 
 
-def register_database_error_handlers(app: FastAPI) -> None:
+def register_dependency_error_handlers(app: FastAPI) -> None:
     for error_type in (sa.DBAPIError, *CONNECTION_FAILURES):
-        app.add_exception_handler(error_type, database_error_handler)
+        app.add_exception_handler(error_type, dependency_error_handler)
