@@ -15,9 +15,18 @@ export HOST_UID := $(shell id -u)
 export HOST_GID := $(shell id -g)
 
 COMPOSE := docker compose
+# This checkout's Compose project (make config writes it into .env; read when a target runs).
+PROJECT = $(shell sed -n 's/^COMPOSE_PROJECT_NAME=//p' .env 2>/dev/null)
+# The throwaway stack of make test and make revision: Postgres and Redis of its own, beside the
+# dev stack and never touching its data (compose.test.yml).
+TEST_STACK = $(COMPOSE) --project-name $(PROJECT)-test -f compose.yml -f compose.override.yml -f compose.test.yml
+# Run in the test stack, then remove it, keeping the command's exit status.
+define in_test_stack
+status=0; $(TEST_STACK) run --rm --build tests $(1) || status=$$?; \
+  $(TEST_STACK) down --volumes --remove-orphans >/dev/null 2>&1; exit $$status
+endef
 # The dev image with the tree mounted at /src, for one-off tool runs (lint, fmt, lock).
-DEV := $(COMPOSE) run --rm --no-deps --build tests
-SECRETS := .secrets/postgres_password .secrets/api_keys
+DEV = $(TEST_STACK) run --rm --no-deps --build tests
 # The base image: the Dockerfile's digest pin, unless PYTHON_IMAGE names another (a mirror).
 BUILD_ARGS := $(if $(PYTHON_IMAGE),--build-arg PYTHON_IMAGE=$(PYTHON_IMAGE))
 
@@ -25,20 +34,9 @@ BUILD_ARGS := $(if $(PYTHON_IMAGE),--build-arg PYTHON_IMAGE=$(PYTHON_IMAGE))
 help: ## List the targets (this text)
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-# .env from .env.example on first use.
-.env:
-	cp .env.example .env
-	@echo "created .env from .env.example"
-
-# Random secrets that never enter git or an image: the Postgres password and one API key.
-$(SECRETS):
-	@mkdir -p $(@D) && chmod 700 $(@D)
-	@# World-readable inside a private folder: the containers read it as their own users.
-	@umask 022 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > $@
-	@echo "generated $@"
-
 .PHONY: config
-config: .env $(SECRETS) ## Create .env and the secret files if missing (every target that needs them does)
+config: ## Create .env (own Compose project, free ports) and the secrets if missing (targets that need them do)
+	@scripts/configure
 
 .PHONY: up
 up: config ## Build and start the dev stack (hot reload), wait until healthy, print the URLs
@@ -75,11 +73,30 @@ migrate: config ## Apply the migrations (alembic upgrade head)
 .PHONY: revision
 revision: config ## Autogenerate a migration from the models: make revision m="add orders"
 	@test -n "$(m)" || { echo 'usage: make revision m="what changes"' >&2; exit 2; }
-	$(COMPOSE) run --rm --build migrate alembic revision --autogenerate -m "$(m)"
+	@# Compared with a throwaway database at head, so the dev database is neither needed nor changed.
+	$(call in_test_stack,sh -c 'alembic upgrade head && alembic revision --autogenerate -m "$(m)"')
+
+.PHONY: resource
+resource: config ## Add a resource from the example: make resource name=orders (plural=people if irregular)
+	@test -n "$(name)" || { echo 'usage: make resource name=orders [plural=...]' >&2; exit 2; }
+	scripts/resource.py add $(name) $(if $(plural),--plural $(plural))
+	$(MAKE) fmt
+	$(MAKE) revision m="create $(name)"
+
+.PHONY: remove-resource
+remove-resource: config ## Remove a resource and drop its table: make remove-resource name=items
+	@test -n "$(name)" || { echo 'usage: make remove-resource name=items' >&2; exit 2; }
+	scripts/resource.py remove $(name)
+	$(MAKE) revision m="drop $(name)"
+
+.PHONY: rename
+rename: ## Rename the project everywhere it is named: make rename name=acme-orders
+	@test -n "$(name)" || { echo 'usage: make rename name=acme-orders' >&2; exit 2; }
+	scripts/rename.py $(name)
 
 .PHONY: test
-test: config ## Run the tests in the dev image against real Postgres and Redis (ARGS= for pytest)
-	$(COMPOSE) run --rm --build tests pytest --cov --cov-report=term-missing $(ARGS)
+test: config ## Run the tests in the dev image against a throwaway Postgres and Redis (ARGS= for pytest)
+	$(call in_test_stack,pytest --cov --cov-report=term-missing $(ARGS))
 
 .PHONY: lint
 lint: config ## Check: ruff, ruff format, mypy --strict
@@ -95,6 +112,7 @@ lint-ci: config ## Check the delivery pipeline offline: zizmor, check-jsonschema
 	  hadolint Dockerfile'
 	$(COMPOSE) -f compose.yml config --quiet
 	$(COMPOSE) -f compose.yml -f compose.override.yml config --quiet
+	$(TEST_STACK) config --quiet
 	@# Every action pinned to a full commit SHA: a tag can be moved, a commit cannot.
 	@if grep -rnE '^[[:space:]-]*uses:' .github | grep -vE 'uses:[[:space:]]*[^@[:space:]]+@[0-9a-f]{40}([[:space:]]|$$)'; then \
 	  echo "lint-ci: the uses: above are not pinned to a 40-character commit SHA" >&2; exit 1; \
@@ -126,14 +144,17 @@ build: ## Build the production image as $(APP_IMAGE)
 smoke: config build ## Black-box checks of the production image and the compose.yml stack
 	python3 -m unittest discover --start-directory tests/container --top-level-directory . --verbose
 
-CHAOS := $(COMPOSE) --project-name fastapi-starter-chaos -f compose.yml
+CHAOS = $(COMPOSE) --project-name $(PROJECT)-chaos -f compose.yml
+export SMOKE_PROJECT = $(PROJECT)-smoke
+export CHAOS_PROJECT = $(PROJECT)-chaos
+export BENCH_PROJECT = $(PROJECT)-bench
 
 .PHONY: chaos
 chaos: config build ## Faults, concurrency, fuzzing and hostile input against the compose.yml stack
 	$(COMPOSE) build tests
 	@# The stack is removed whatever the outcome; the exit status is the tests'.
-	python3 -m unittest discover --start-directory tests/chaos --top-level-directory . --verbose; \
-	  status=$$?; $(CHAOS) down --volumes --remove-orphans >/dev/null 2>&1; exit $$status
+	status=0; python3 -m unittest discover --start-directory tests/chaos --top-level-directory . \
+	  --verbose || status=$$?; $(CHAOS) down --volumes --remove-orphans >/dev/null 2>&1; exit $$status
 
 .PHONY: bench
 bench: config build ## Measure the stack against its floors (QUICK=1 for a 2-minute harness check)
@@ -141,9 +162,10 @@ bench: config build ## Measure the stack against its floors (QUICK=1 for a 2-min
 	QUICK=$(QUICK) bench/run
 
 .PHONY: clean
-clean: ## Remove containers, volumes, test stacks and caches (keeps .env and .secrets)
+clean: config ## Remove containers, volumes, test stacks and caches (keeps .env and .secrets)
 	$(COMPOSE) --profile test down --volumes --remove-orphans
-	$(COMPOSE) --project-name fastapi-starter-smoke -f compose.yml down --volumes --remove-orphans
+	$(TEST_STACK) down --volumes --remove-orphans
+	$(COMPOSE) --project-name $(SMOKE_PROJECT) -f compose.yml down --volumes --remove-orphans
 	$(CHAOS) down --volumes --remove-orphans
-	$(COMPOSE) --project-name fastapi-starter-bench -f compose.yml -f bench/compose.bench.yml down --volumes --remove-orphans
+	$(COMPOSE) --project-name $(BENCH_PROJECT) -f compose.yml -f bench/compose.bench.yml down --volumes --remove-orphans
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov

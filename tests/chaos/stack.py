@@ -23,7 +23,7 @@ from tests.container.docker import (
     wait_for,
 )
 
-PROJECT = "fastapi-starter-chaos"
+PROJECT = os.environ.get("CHAOS_PROJECT", "fastapi-starter-chaos")
 HOST = "127.0.0.1"
 PORT = int(os.environ.get("CHAOS_PORT", "18001"))
 URL = f"http://{HOST}:{PORT}"

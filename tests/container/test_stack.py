@@ -17,7 +17,7 @@ from tests.container.docker import (
     wait_for,
 )
 
-PROJECT = "fastapi-starter-smoke"
+PROJECT = os.environ.get("SMOKE_PROJECT", "fastapi-starter-smoke")
 PORT = os.environ.get("SMOKE_PORT", "18000")
 URL = f"http://127.0.0.1:{PORT}"
 

@@ -84,3 +84,8 @@ async def database(settings: Settings, *, commit: bool = True) -> AsyncIterator[
             yield connection
     finally:
         await engine.dispose()
+
+
+# The key of a page's rows, whatever the resource (app.kit.pagination.Page): a name here, so
+# `make resource` leaves it alone when it renames a copied resource's tests.
+ROWS = "items"

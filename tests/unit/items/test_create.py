@@ -5,8 +5,10 @@ from typing import Any
 import pytest
 from httpx import AsyncClient
 
+from app.core.config import Settings
+from app.main import create_app
 from tests.unit.items.conftest import ITEMS
-from tests.unit.support import ROTATED_API_KEY, WRITE_HEADERS
+from tests.unit.support import ROTATED_API_KEY, ROWS, WRITE_HEADERS, changed, serve
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -89,7 +91,7 @@ async def test_invalid_fields_are_a_422_problem_naming_the_field(
     assert response.status_code == 422
     assert response.headers["content-type"] == PROBLEM_JSON
     assert field in [error["loc"][-1] for error in response.json()["errors"]]
-    assert (await client.get(ITEMS)).json()["items"] == []  # nothing was stored
+    assert (await client.get(ITEMS)).json()[ROWS] == []  # nothing was stored
 
 
 async def test_a_name_is_unique_whatever_its_case(client: AsyncClient) -> None:
@@ -100,7 +102,7 @@ async def test_a_name_is_unique_whatever_its_case(client: AsyncClient) -> None:
     assert second.status_code == 409
     assert second.headers["content-type"] == PROBLEM_JSON
     assert "'LAMP'" in second.json()["detail"]
-    assert len((await client.get(ITEMS)).json()["items"]) == 1
+    assert len((await client.get(ITEMS)).json()[ROWS]) == 1
 
 
 @pytest.mark.parametrize("headers", [{}, {"X-API-Key": "wrong"}, {"X-API-Key": ""}])
@@ -112,7 +114,7 @@ async def test_a_write_without_a_valid_key_is_a_401_problem(
     assert response.status_code == 401
     assert response.headers["content-type"] == PROBLEM_JSON
     assert response.headers["www-authenticate"] == 'ApiKey header="X-API-Key"'
-    assert (await client.get(ITEMS)).json()["items"] == []
+    assert (await client.get(ITEMS)).json()[ROWS] == []
 
 
 async def test_every_configured_key_is_accepted_for_rotation(client: AsyncClient) -> None:
@@ -149,3 +151,14 @@ async def test_malformed_json_is_a_422_problem(client: AsyncClient, body: bytes)
 
     assert response.status_code == 422
     assert response.headers["content-type"] == PROBLEM_JSON
+
+
+async def test_a_body_over_the_limit_is_413_and_stores_nothing(settings: Settings) -> None:
+    body = b'{"name": "n", "price": "1", "description": "' + b"d" * 200 + b'"}'
+    async with serve(create_app(changed(settings, max_body_bytes=100))) as http:
+        response = await http.post(
+            ITEMS, content=body, headers=WRITE_HEADERS | {"Content-Type": "application/json"}
+        )
+
+        assert response.status_code == 413
+        assert (await http.get(ITEMS)).json()[ROWS] == []

@@ -11,7 +11,7 @@ from app.core.config import Settings
 from app.items.models import Item
 from app.kit.repository import Repository
 from tests.unit.items.conftest import ITEMS, CreateItem
-from tests.unit.support import database
+from tests.unit.support import ROWS, database
 
 
 async def walk(
@@ -26,8 +26,8 @@ async def walk(
         response = await client.get(ITEMS, params=params)
         assert response.status_code == 200
         page = response.json()
-        assert len(page["items"]) <= limit
-        seen += [item["id"] for item in page["items"]]
+        assert len(page[ROWS]) <= limit
+        seen += [item["id"] for item in page[ROWS]]
         cursor = page["next_cursor"]
         if cursor is None:
             return seen
@@ -42,7 +42,7 @@ async def test_the_list_is_newest_first_with_a_default_page_of_20(
 
     page = (await client.get(ITEMS)).json()
 
-    assert [item["id"] for item in page["items"]] == created[::-1][:20]
+    assert [item["id"] for item in page[ROWS]] == created[::-1][:20]
     assert page["next_cursor"]
 
 
@@ -75,9 +75,9 @@ async def test_the_last_page_has_no_next_cursor(
 
     page = (await client.get(ITEMS, params={"limit": 3})).json()
 
-    assert len(page["items"]) == 3
+    assert len(page[ROWS]) == 3
     assert page["next_cursor"] is None
-    assert (await client.get(ITEMS)).json() == {"items": page["items"], "next_cursor": None}
+    assert (await client.get(ITEMS)).json() == {ROWS: page[ROWS], "next_cursor": None}
 
 
 @pytest.mark.parametrize("limit", ["0", "-1", "101", "ten", "1.5"])
@@ -121,3 +121,7 @@ async def test_pages_are_read_through_the_index_not_offset(settings: Settings) -
     assert "OFFSET" not in sql.upper()
     assert any("Index Scan Backward using ix_items_created_at_id" in line for line in plan), plan
     assert not any("Sort" in line for line in plan), plan
+
+
+async def test_the_list_answers_head_too(client: AsyncClient) -> None:
+    assert (await client.head(ITEMS)).status_code == 200
