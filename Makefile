@@ -161,6 +161,10 @@ bench: config build ## Measure the stack against its floors (QUICK=1 for a 2-min
 	$(COMPOSE) build tests
 	QUICK=$(QUICK) bench/run
 
+.PHONY: recipes
+recipes: ## Prove the README's recipes (resource, rename, remove the example, two clones) in copies
+	tests/recipes/run
+
 .PHONY: clean
 clean: config ## Remove containers, volumes, test stacks and caches (keeps .env and .secrets)
 	$(COMPOSE) --profile test down --volumes --remove-orphans
