@@ -18,8 +18,12 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends binutils \
  && rm -rf /var/lib/apt/lists/*
 
-# uv from PyPI at a pinned version: no second registry to reach, and reproducible.
-RUN pip install --no-cache-dir --root-user-action=ignore uv==0.13.9
+# uv from PyPI at a pinned version: no second registry to reach, and reproducible. The version
+# and its wheels' sha256 live in requirements/uv.txt (bind-mounted: no layer, and Dependabot
+# can bump it); --require-hashes makes pip refuse any file that is not one of them.
+RUN --mount=type=bind,source=requirements/uv.txt,target=/tmp/uv.txt \
+    pip install --no-cache-dir --root-user-action=ignore --require-hashes --only-binary=:all: \
+                -r /tmp/uv.txt
 
 # - compile bytecode now, because the runtime filesystem is read-only and cannot cache it;
 # - copy (not hardlink) out of the cache mount, which is gone after the RUN;

@@ -103,13 +103,17 @@ lint: config ## Check: ruff, ruff format, mypy --strict
 	$(DEV) sh -c 'ruff check . && ruff format --check . && mypy'
 
 .PHONY: lint-ci
-lint-ci: config ## Check the delivery pipeline offline: zizmor, check-jsonschema, hadolint, compose, action pins
+lint-ci: config ## Check the delivery pipeline offline: zizmor, check-jsonschema, hadolint, compose, pins, publishing rules
+	@# check_workflow.py: one build, scanned, pushed by a push-only job; no cancelled publish;
+	@# hashed pip. --self-test proves it can fail: each planted defect in its fixtures is refused.
 	$(DEV) sh -c '\
 	  zizmor --offline --pedantic .github && \
 	  check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml && \
 	  check-jsonschema --builtin-schema vendor.dependabot .github/dependabot.yml && \
 	  check-jsonschema --builtin-schema vendor.compose-spec compose.yml compose.override.yml && \
-	  hadolint Dockerfile'
+	  hadolint Dockerfile && \
+	  python tests/pipeline/check_workflow.py && \
+	  python tests/pipeline/check_workflow.py --self-test'
 	$(COMPOSE) -f compose.yml config --quiet
 	$(COMPOSE) -f compose.yml -f compose.override.yml config --quiet
 	$(TEST_STACK) config --quiet

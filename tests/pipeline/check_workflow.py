@@ -1,0 +1,373 @@
+"""The delivery pipeline's publishing rules, checked offline (`make lint-ci`).
+
+zizmor, check-jsonschema and hadolint judge each file on its own terms; these are the rules of
+this project's pipeline that they cannot know:
+
+- the image is built once, and nothing after the scan builds: the pushed image is the scanned one;
+- publishing runs in a job of its own that only push events reach, after the scan, and only a
+  publishing job holds `packages: write`, `id-token: write` or `attestations: write`;
+- `cancel-in-progress` is never a literal true: a run on main or a tag is not cancelled between
+  its push and its signature;
+- every `pip install` in the Dockerfile checks hashes (`--require-hashes`).
+
+    python tests/pipeline/check_workflow.py [--workflow PATH] [--dockerfile PATH]
+    python tests/pipeline/check_workflow.py --self-test
+
+`--self-test` runs this script on each file in tests/pipeline/fixtures/, each planting the defect
+its `# expect:` line names, and fails unless every one is refused for that reason: proof that the
+check can fail. Standard library and PyYAML only (in the dev image, through schemathesis).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml  # type: ignore[import-untyped]
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+FIXTURES = HERE / "fixtures"
+
+BUILD_ACTIONS = ("docker/build-push-action", "docker/bake-action")
+SCAN_ACTION = "aquasecurity/trivy-action"
+# Steps that only a publishing job has a reason to run.
+PUBLISH_ACTIONS = (
+    "docker/login-action",
+    "sigstore/cosign-installer",
+    "actions/attest",
+    "aws-actions/amazon-ecr-login",
+)
+PUBLISH_COMMAND = re.compile(
+    r"\b(docker\s+push|skopeo\s+copy|crane\s+(push|copy)|cosign\s+(sign|attest)|oras\s+push)\b"
+)
+BUILD_COMMAND = re.compile(
+    r"\b(docker\s+(buildx\s+)?build|buildx\s+bake|buildah\s+(bud|build)|podman\s+build)\b"
+)
+# What a pull request's run must never hold.
+PRIVILEGED = ("packages", "id-token", "attestations")
+PUSH_EVENT = re.compile(r"""^github\.event_name\s*==\s*(['"])push\1$""")
+PIP_INSTALL = re.compile(r"\b(pip3?|python3?\s+-m\s+pip)\s+install\b")
+
+Job = Mapping[str, Any]
+
+
+def action(step: Job) -> str:
+    """The action a step uses, without its ref ("" for a `run:` step)."""
+    uses = step.get("uses")
+    return uses.split("@", 1)[0] if isinstance(uses, str) else ""
+
+
+def steps(job: Job) -> list[Job]:
+    found = job.get("steps")
+    return [step for step in found if isinstance(step, Mapping)] if isinstance(found, list) else []
+
+
+def label(job_name: str, index: int, step: Job) -> str:
+    return f"job `{job_name}`, step {index + 1} ({step.get('name') or step.get('uses') or 'run'})"
+
+
+def privileged(permissions: object) -> list[str]:
+    if permissions == "write-all":
+        return list(PRIVILEGED)
+    if isinstance(permissions, Mapping):
+        return [scope for scope in PRIVILEGED if permissions.get(scope) == "write"]
+    return []
+
+
+def needs(job: Job) -> list[str]:
+    found = job.get("needs", [])
+    return [found] if isinstance(found, str) else [str(name) for name in found]
+
+
+def upstream(jobs: Mapping[str, Job], name: str) -> set[str]:
+    """Every job that must finish before `name` starts."""
+    seen: set[str] = set()
+    pending = needs(jobs[name])
+    while pending:
+        other = pending.pop()
+        if other not in seen and other in jobs:
+            seen.add(other)
+            pending.extend(needs(jobs[other]))
+    return seen
+
+
+def top_level(expression: str, operator: str) -> list[str]:
+    """`expression` split on `operator` outside parentheses and quotes."""
+    parts, depth, quote, start = [], 0, "", 0
+    index = 0
+    while index < len(expression):
+        char = expression[index]
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char in "([":
+            depth += 1
+        elif char in ")]":
+            depth -= 1
+        elif depth == 0 and expression.startswith(operator, index):
+            parts.append(expression[start:index])
+            index += len(operator)
+            start = index
+            continue
+        index += 1
+    parts.append(expression[start:])
+    return [part.strip() for part in parts]
+
+
+def push_only(condition: object) -> bool:
+    """Whether a job's `if:` admits push events only: `github.event_name == 'push'` is one of
+    its top-level `&&` terms, and no top-level `||` could let another event in."""
+    if not isinstance(condition, str):
+        return False
+    expression = condition.strip()
+    if expression.startswith("${{") and expression.endswith("}}"):
+        expression = expression[3:-2].strip()
+    if len(top_level(expression, "||")) > 1:
+        return False
+    terms = top_level(expression, "&&")
+    while len(terms) == 1 and terms[0].startswith("(") and terms[0].endswith(")"):
+        terms = top_level(terms[0][1:-1].strip(), "&&")
+    return any(PUSH_EVENT.match(term) for term in terms)
+
+
+def builds(step: Job) -> bool:
+    run = step.get("run")
+    if action(step) in BUILD_ACTIONS:
+        return True
+    return isinstance(run, str) and bool(BUILD_COMMAND.search(run))
+
+
+def pushes(step: Job) -> bool:
+    run = step.get("run")
+    if action(step) in PUBLISH_ACTIONS or (isinstance(run, str) and PUBLISH_COMMAND.search(run)):
+        return True
+    settings = step.get("with")
+    return (
+        action(step) in BUILD_ACTIONS
+        and isinstance(settings, Mapping)
+        and (
+            settings.get("push") in (True, "true")
+            or bool(re.search(r"type=registry|push=true", str(settings.get("outputs", ""))))
+        )
+    )
+
+
+def check_permissions(workflow: Job) -> list[str]:
+    permissions = workflow.get("permissions")
+    if permissions is None:
+        return [
+            "no top-level `permissions:`: every job gets the repository's default token, which "
+            "may write; set `contents: read` there and grant more only per job"
+        ]
+    granted = privileged(permissions)
+    if granted or (isinstance(permissions, Mapping) and "write" in permissions.values()):
+        return [
+            f"top-level `permissions:` grant write ({', '.join(granted) or 'see the file'}): every "
+            "job, a pull request's too, would hold it; keep `contents: read` there and grant "
+            "write only to the publishing job"
+        ]
+    return []
+
+
+def check_concurrency(workflow: Job, jobs: Mapping[str, Job]) -> list[str]:
+    places = [("the workflow", workflow.get("concurrency"))]
+    places += [(f"job `{name}`", job.get("concurrency")) for name, job in jobs.items()]
+    return [
+        f"{where}: `cancel-in-progress: true` cancels runs on main and on tags too, perhaps "
+        "between the push and the signature; use "
+        "`${{ github.event_name == 'pull_request' }}`"
+        for where, concurrency in places
+        if isinstance(concurrency, Mapping)
+        and concurrency.get("cancel-in-progress") in (True, "true")
+    ]
+
+
+def check_one_build(jobs: Mapping[str, Job], scanners: set[str]) -> list[str]:
+    findings = []
+    found = [
+        (name, index, step)
+        for name, job in jobs.items()
+        for index, step in enumerate(steps(job))
+        if action(step) in BUILD_ACTIONS
+    ]
+    if len(found) != 1:
+        where = "; ".join(label(*place) for place in found) or "nowhere"
+        findings.append(
+            f"docker/build-push-action appears {len(found)} times ({where}): build the image "
+            "once, scan that build and push it; a second build is an image nobody scanned"
+        )
+    findings += [
+        f"{label(*place)}: the build pushes (`push: true` or a registry output); it must stay on "
+        "the runner until the scan has passed"
+        for place in found
+        if pushes(place[2])
+    ]
+    for name, job in jobs.items():
+        scans = [i for i, step in enumerate(steps(job)) if action(step) == SCAN_ACTION]
+        scan_at = scans[0] if scans else None
+        after = bool(upstream(jobs, name) & scanners)
+        for index, step in enumerate(steps(job)):
+            if builds(step) and (after or (scan_at is not None and index > scan_at)):
+                findings.append(
+                    f"{label(name, index, step)}: builds an image after the scan; what it "
+                    "builds is not what was scanned"
+                )
+    return findings
+
+
+def check_publishing(jobs: Mapping[str, Job], scanners: set[str]) -> list[str]:
+    publishers = {name for name, job in jobs.items() if any(pushes(s) for s in steps(job))}
+    holders = {name: privileged(job.get("permissions")) for name, job in jobs.items()}
+    holders = {name: scopes for name, scopes in holders.items() if scopes}
+    if not publishers:
+        return [
+            "no job publishes the image (docker/login-action, skopeo copy, docker push, "
+            "cosign sign): this check expects the pipeline to publish from one"
+        ]
+    findings = [
+        f"job `{name}` holds `{': write`, `'.join(scopes)}: write` but publishes nothing: only "
+        "the publishing job may hold them"
+        for name, scopes in holders.items()
+        if name not in publishers
+    ]
+    for name in sorted(publishers | holders.keys()):
+        condition = jobs[name].get("if")
+        if not push_only(condition):
+            findings.append(
+                f"job `{name}` publishes or holds write permissions, but its `if:` "
+                f"({condition or 'none'}) does not restrict it to push events, so a pull "
+                "request's run reaches it; give the job `if: github.event_name == 'push'`"
+            )
+    for name in sorted(publishers):
+        if name in scanners:
+            findings.append(
+                f"job `{name}` both scans and publishes: publish from a job of its own that "
+                "`needs:` the scan, so that a pull request's run never holds its permissions"
+            )
+        elif not upstream(jobs, name) & scanners:
+            findings.append(
+                f"job `{name}` publishes without `needs:` on the scanning job "
+                f"({', '.join(sorted(scanners)) or 'none'}): it could push before the scan passed"
+            )
+    return findings
+
+
+def check_workflow(path: Path) -> list[str]:
+    workflow = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(workflow, Mapping) or not isinstance(workflow.get("jobs"), Mapping):
+        return ["not a workflow: no `jobs:` mapping"]
+    jobs: Mapping[str, Job] = {
+        str(name): job for name, job in workflow["jobs"].items() if isinstance(job, Mapping)
+    }
+    scanners = {
+        name for name, job in jobs.items() if any(action(s) == SCAN_ACTION for s in steps(job))
+    }
+    findings = check_permissions(workflow) + check_concurrency(workflow, jobs)
+    if not scanners:
+        findings.append(f"no job scans the image with {SCAN_ACTION}")
+    return findings + check_one_build(jobs, scanners) + check_publishing(jobs, scanners)
+
+
+def instructions(dockerfile: str) -> Iterator[str]:
+    """The Dockerfile's instructions, continuation lines joined and comment lines dropped
+    (Docker drops those even inside a continued instruction)."""
+    current: list[str] = []
+    for raw in dockerfile.splitlines():
+        line = raw.strip()
+        if line.startswith("#") or not line:
+            continue
+        if line.endswith("\\"):
+            current.append(line[:-1].strip())
+            continue
+        current.append(line)
+        yield " ".join(current)
+        current = []
+    if current:
+        yield " ".join(current)
+
+
+def check_dockerfile(path: Path) -> list[str]:
+    return [
+        f"`{instruction[:90]}...` installs without --require-hashes: a swapped or tampered "
+        "wheel would go in unnoticed; install from a requirements file with sha256 hashes"
+        for instruction in instructions(path.read_text(encoding="utf-8"))
+        if instruction.split(None, 1)[0].upper() == "RUN"
+        and PIP_INSTALL.search(instruction)
+        and "--require-hashes" not in instruction
+    ]
+
+
+def shown(path: Path) -> str:
+    return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
+
+
+def check(workflow: Path, dockerfile: Path) -> int:
+    findings = [f"{shown(workflow)}: {finding}" for finding in check_workflow(workflow)]
+    findings += [f"{shown(dockerfile)}: {finding}" for finding in check_dockerfile(dockerfile)]
+    for finding in findings:
+        print(f"check_workflow: {finding}", file=sys.stderr)
+    if findings:
+        print(f"check_workflow: {len(findings)} problem(s)", file=sys.stderr)
+        return 1
+    print(
+        f"check_workflow: {shown(workflow)} and {shown(dockerfile)} keep the publishing rules "
+        "(one build, scanned, then pushed by a push-only job; no cancelled publish; hashed pip)"
+    )
+    return 0
+
+
+def self_test() -> int:
+    """Each fixture must make this script exit 1, with the finding its `# expect:` line names."""
+    fixtures = sorted(path for path in FIXTURES.iterdir() if path.is_file())
+    failures = 0 if fixtures else 1
+    for fixture in fixtures:
+        text = fixture.read_text(encoding="utf-8")
+        expected = re.search(r"^# expect: (.+)$", text, re.MULTILINE)
+        option = "--dockerfile" if fixture.name.startswith("Dockerfile") else "--workflow"
+        result = subprocess.run(  # noqa: S603 (this interpreter, this script, our fixtures)
+            [sys.executable, __file__, option, str(fixture)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        reason = expected.group(1).strip() if expected else ""
+        hits = [line for line in result.stderr.splitlines() if reason and reason in line]
+        if not expected:
+            print(f"self-test: {fixture.name} has no `# expect:` line", file=sys.stderr)
+        elif result.returncode != 1 or not hits:
+            print(
+                f"self-test: {fixture.name} was not refused for its planted defect "
+                f"({reason}); exit {result.returncode}:\n{result.stderr}",
+                file=sys.stderr,
+            )
+        else:
+            print(f"self-test: {fixture.name} refused, as it must be: {hits[0]}")
+            continue
+        failures += 1
+    if failures:
+        print(f"self-test: {failures} fixture(s) not refused as planted", file=sys.stderr)
+        return 1
+    print(f"self-test: all {len(fixtures)} planted defects refused")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--workflow", type=Path, default=ROOT / ".github/workflows/ci.yml")
+    parser.add_argument("--dockerfile", type=Path, default=ROOT / "Dockerfile")
+    parser.add_argument("--self-test", action="store_true", help="refuse every fixture")
+    args = parser.parse_args(argv)
+    if args.self_test:
+        return self_test()
+    return check(args.workflow.resolve(), args.dockerfile.resolve())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
