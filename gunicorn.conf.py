@@ -13,7 +13,7 @@ settings = get_settings()
 bind = settings.bind
 # Async workers: one per CPU the container may use (cgroup quota), unless WEB_CONCURRENCY says.
 workers = worker_count(settings.web_concurrency)
-worker_class = "uvicorn_worker.UvicornWorker"
+worker_class = "app.serving.worker.HardenedUvicornWorker"
 graceful_timeout = settings.graceful_timeout
 timeout = settings.worker_timeout
 keepalive = settings.keepalive

@@ -45,12 +45,28 @@ class Settings(SettingsBase):
     graceful_timeout: PositiveInt = 20
     # A worker silent for this long is killed and replaced.
     worker_timeout: PositiveInt = 30
-    # Idle keep-alive connections close after this many seconds.
-    keepalive: PositiveInt = 5
+    # Idle keep-alive connections close after this many seconds: longer than the idle timeout
+    # of the load balancers in front (ALB: 60 s), so a balancer never reuses a connection the
+    # app has just closed (sporadic 502s).
+    keepalive: PositiveInt = 75
     # Where workers keep their heartbeat file: writable, and RAM-backed (the root is read-only).
     worker_tmp_dir: str = "/tmp"  # noqa: S108 - a tmpfs by design
-    # Proxies whose X-Forwarded-For/-Proto are trusted (comma-separated addresses, or *).
+    # Proxies whose X-Forwarded-For/-Proto are trusted: comma-separated addresses or networks
+    # (CIDR). The client is the right-most address in X-Forwarded-For that is not one of them.
     forwarded_allow_ips: str = "127.0.0.1"
+    # Hostile clients, bounded before the app reads a byte (app/serving/protocol.py).
+    max_url_bytes: PositiveInt = 8 * 1024
+    max_header_line_bytes: PositiveInt = 8 * 1024
+    max_header_bytes: PositiveInt = 64 * 1024
+    # A request's headers must arrive within this time, and a new connection must send them.
+    header_timeout_seconds: PositiveFloat = 10.0
+    # Connections per worker process; past it, new requests are answered 503 at once.
+    max_connections_per_worker: PositiveInt = 4096
+    # Host headers the app answers ("*": any); others get 400. Health endpoints answer any, as
+    # orchestrators probe them by address.
+    allowed_hosts: str = "*"
+    # /docs, /redoc and /openapi.json; unset = on in development only.
+    docs_enabled: bool | None = None
 
     postgres_host: str = "localhost"
     postgres_port: PositiveInt = 5432

@@ -25,6 +25,13 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+def command_deadline_seconds(settings: Settings) -> float:
+    """The client-side deadline of each statement (pre-ping and rollback included): a second
+    past the server's own statement timeout, so it fires only when the server cannot (paused,
+    partitioned: TCP stays up and nothing answers)."""
+    return settings.db_statement_timeout_ms / 1000 + 1
+
+
 def create_engine(settings: Settings) -> AsyncEngine:
     """A sized pool that never hands out a dead connection and never waits forever."""
     return create_async_engine(
@@ -35,8 +42,13 @@ def create_engine(settings: Settings) -> AsyncEngine:
         # A connection killed by a failover or pg_terminate_backend is detected on checkout.
         pool_pre_ping=True,
         pool_recycle=1800,
+        # Errors are logged without the statement's parameters: they may hold personal data.
+        hide_parameters=True,
         connect_args={
+            # Connecting, authentication included, is bounded...
             "timeout": settings.db_connect_timeout_seconds,
+            # ...and so is every statement, whatever the server does.
+            "command_timeout": command_deadline_seconds(settings),
             "server_settings": {
                 "application_name": "fastapi-starter",
                 # The server cancels a runaway query instead of holding a pool slot forever.

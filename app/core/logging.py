@@ -143,6 +143,10 @@ ACCESS_LOGGER = "app.access"
 access_logger = logging.getLogger(ACCESS_LOGGER)
 
 
+# A path longer than this is logged cut, with its length: a client cannot flood the logs.
+MAX_LOGGED_PATH = 1024
+
+
 def log_access(method: str, path: str, status: int, duration_ms: float) -> None:
     """One access line per request, in the shape of every other line, without the cost of the
     generic path (a LogRecord, then a formatter that inspects it): this runs on every request
@@ -150,6 +154,8 @@ def log_access(method: str, path: str, status: int, duration_ms: float) -> None:
     access logger's level like any other log call."""
     if not access_logger.isEnabledFor(logging.INFO):
         return
+    if len(path) > MAX_LOGGED_PATH:
+        path = f"{path[:MAX_LOGGED_PATH]}…({len(path)} characters)"
     fields = {"method": method, "path": path, "status": status, "duration_ms": duration_ms}
     if _handler is None:  # logging not configured by us: take the ordinary path
         access_logger.info("request", extra=fields)

@@ -4,25 +4,37 @@ guard that lets callers do without Redis while it is down."""
 import logging
 import time
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from app.core.config import Settings
 
 
 def create_redis(settings: Settings) -> Redis:
     """A client that fails fast: Redis is a cache here, and the caller decides what a miss means."""
-    return Redis.from_url(
+    pool = BlockingConnectionPool.from_url(
         settings.redis_url.get_secret_value(),
+        max_connections=settings.redis_max_connections,
+        # A burst that takes every connection waits for one (for at most a socket timeout)
+        # instead of failing at once: running out of connections is back-pressure, not an
+        # outage, and must not switch the rate limiter off (see is_pool_exhausted).
+        timeout=settings.redis_socket_timeout_seconds,
         socket_timeout=settings.redis_socket_timeout_seconds,
         socket_connect_timeout=settings.redis_socket_timeout_seconds,
-        max_connections=settings.redis_max_connections,
         # One immediate retry covers a connection the server closed while idle; more would
         # only stretch the time a caller waits when Redis is really down.
         retry=Retry(NoBackoff(), retries=1),
         health_check_interval=30,
     )
+    return Redis.from_pool(pool)  # the client owns the pool: closing one closes both
+
+
+def is_pool_exhausted(error: BaseException) -> bool:
+    """Every connection stayed busy for the whole wait: this process is overloaded, Redis is
+    not down (redis-py raises a ConnectionError caused by the wait's timeout)."""
+    return isinstance(error, RedisConnectionError) and isinstance(error.__cause__, TimeoutError)
 
 
 class RedisGuard:

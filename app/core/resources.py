@@ -6,7 +6,7 @@ Starlette hands the lifespan's state to every request as ``scope["state"]``; thi
 only place that reads it, so a reader (and mypy) can follow each object from here to its use.
 """
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated, cast
 
@@ -33,6 +33,7 @@ class Resources:
     redis: Redis
     redis_guard: RedisGuard
     _built: dict[Callable[["Resources"], object], object] = field(default_factory=dict)
+    _closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     @classmethod
     def open(cls, settings: Settings) -> "Resources":
@@ -47,7 +48,13 @@ class Resources:
             redis_guard=RedisGuard(settings.redis_cooldown_seconds),
         )
 
+    def on_close(self, closer: Callable[[], Awaitable[None]]) -> None:
+        """Something built from these resources that must stop before they close."""
+        self._closers.append(closer)
+
     async def close(self) -> None:
+        for closer in reversed(self._closers):
+            await closer()
         await self.redis.aclose()
         await self.engine.dispose()
 

@@ -21,6 +21,13 @@ class Unauthorized(ProblemError):
     def __init__(self, detail: str) -> None:
         super().__init__(detail, {"WWW-Authenticate": f'ApiKey header="{API_KEY_HEADER}"'})
 
+    @classmethod
+    def for_key(cls, presented: str | None) -> "Unauthorized":
+        """The refusal of a missing or invalid key."""
+        if not presented:
+            return cls(f"This operation needs an API key in the {API_KEY_HEADER} header.")
+        return cls("The API key is not valid.")
+
 
 def is_valid_api_key(presented: str | None, keys: tuple[bytes, ...]) -> bool:
     """Compares against every key in constant time, so timing reveals neither key nor match."""
@@ -38,7 +45,5 @@ async def require_api_key(
     settings: SettingsDep,
 ) -> None:
     """FastAPI dependency for write endpoints."""
-    if not presented:
-        raise Unauthorized(f"This operation needs an API key in the {API_KEY_HEADER} header.")
     if not is_valid_api_key(presented, settings.api_key_set):
-        raise Unauthorized("The API key is not valid.")
+        raise Unauthorized.for_key(presented)

@@ -4,9 +4,9 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from app.core.resources import ResourcesDep, resources_in
+from app.core.resources import Resources, ResourcesDep, resources_in
 from app.health.schemas import HEALTH_JSON, Liveness, Readiness
-from app.health.service import check_dependencies
+from app.health.service import SharedReadiness
 
 router = APIRouter(prefix="/health", tags=["health"])
 
@@ -40,6 +40,12 @@ def liveness_body(version: str) -> bytes:
     return Liveness(status="pass", version=version).model_dump_json().encode()
 
 
+def shared_readiness(resources: Resources) -> SharedReadiness:
+    return SharedReadiness(
+        resources.engine, resources.redis, resources.settings.health_check_timeout_seconds
+    )
+
+
 @router.head("/ready", include_in_schema=False)
 @router.get(
     "/ready",
@@ -50,9 +56,7 @@ def liveness_body(version: str) -> bytes:
 )
 async def ready(resources: ResourcesDep) -> HealthResponse:
     settings = resources.settings
-    checks = await check_dependencies(
-        resources.engine, resources.redis, settings.health_check_timeout_seconds
-    )
+    checks = await resources.built(shared_readiness).check()
     passed = all(result.status == "pass" for results in checks.values() for result in results)
     body = Readiness(
         status="pass" if passed else "fail", version=settings.app_version, checks=checks

@@ -63,3 +63,34 @@ async def check_dependencies(
         run_check("redis", redis_probe(redis), deadline_seconds),
     )
     return {"postgres:connection": [postgres], "redis:connection": [cache]}
+
+
+class SharedReadiness:
+    """Readiness is public and probed often; each check takes a database connection. So
+    concurrent probes share one check in flight, and its result for ``max_age_seconds``: a
+    flood of probes costs one connection per second per process, and reads keep their pool."""
+
+    def __init__(self, engine: AsyncEngine, redis: Redis, deadline_seconds: float) -> None:
+        self.engine = engine
+        self.redis = redis
+        self.deadline_seconds = deadline_seconds
+        self.max_age_seconds = 1.0
+        self._checked_at = float("-inf")
+        self._result: dict[str, list[CheckResult]] | None = None
+        self._in_flight: asyncio.Future[dict[str, list[CheckResult]]] | None = None
+
+    async def check(self) -> dict[str, list[CheckResult]]:
+        if self._result is not None and time.monotonic() - self._checked_at < self.max_age_seconds:
+            return self._result
+        if self._in_flight is None:
+            self._in_flight = asyncio.ensure_future(self._check_now())
+        # Shielded: a probe that gives up must not cancel the check the others wait for.
+        return await asyncio.shield(self._in_flight)
+
+    async def _check_now(self) -> dict[str, list[CheckResult]]:
+        try:
+            result = await check_dependencies(self.engine, self.redis, self.deadline_seconds)
+            self._result, self._checked_at = result, time.monotonic()
+            return result
+        finally:
+            self._in_flight = None

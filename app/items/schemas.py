@@ -19,6 +19,7 @@ from pydantic import (
 from app.items.models import DESCRIPTION_MAX, NAME_MAX, PRICE_DIGITS, PRICE_PLACES
 from app.kit.fields import (
     TEXT_PATTERN,
+    as_people_read_it,
     money_formatter,
     money_parser,
     money_pattern,
@@ -31,7 +32,9 @@ from app.kit.pagination import Page
 NAME_SCHEMA = string_schema(name_pattern(NAME_MAX), "Desk lamp")
 PRICE_SCHEMA = string_schema(money_pattern(PRICE_DIGITS, PRICE_PLACES), "12.50")
 
-Name = Annotated[str, StringConstraints(pattern=name_pattern(NAME_MAX)), AfterValidator(str.strip)]
+Name = Annotated[
+    str, StringConstraints(pattern=name_pattern(NAME_MAX)), AfterValidator(as_people_read_it)
+]
 Description = Annotated[str, StringConstraints(max_length=DESCRIPTION_MAX, pattern=TEXT_PATTERN)]
 Price = Annotated[
     Decimal,

@@ -4,15 +4,20 @@ Each entry holds a row's serialized body and its version. Writers store the new 
 after they commit; a deleted row leaves a tombstone carrying the next version. A Lua script
 replaces an entry only by a strictly newer version, so a slow reader can never put back a
 version a writer has already replaced: the race that a plain delete-on-write leaves open.
+
+If Redis cannot take a writer's new version (a blip), the old entry would be served for its
+time to live: so the write is retried in the background until it lands, and meanwhile this
+process reads that row from the database.
 """
 
+import asyncio
 import logging
 import uuid
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from app.core.redis import RedisGuard
+from app.core.redis import RedisGuard, is_pool_exhausted
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +30,11 @@ redis.call('HSET', KEYS[1], 'v', ARGV[1], 'b', ARGV[2])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 return 1
 """
+
+RETRY_INTERVAL_SECONDS = 0.5
+# Writes waiting to be retried; past this many (a long outage), the oldest are given up: Redis
+# that was down that long has most likely restarted empty, which holds no stale entry.
+MAX_PENDING = 10_000
 
 
 class VersionedCache:
@@ -40,18 +50,20 @@ class VersionedCache:
         self.ttl_seconds = ttl_seconds
         self.enabled = enabled
         self._store_if_newer = redis.register_script(STORE_IF_NEWER)
+        self._pending: dict[uuid.UUID, tuple[int, bytes]] = {}
+        self._retrying: asyncio.Task[None] | None = None
 
     def key(self, row_id: uuid.UUID) -> str:
         return f"{self.namespace}:v1:{row_id.hex}"
 
     async def read(self, row_id: uuid.UUID) -> bytes | None:
         """The cached body; TOMBSTONE if the row is known deleted; None on a miss."""
-        if not (self.enabled and self.guard.available):
+        if not (self.enabled and self.guard.available) or row_id in self._pending:
             return None
         try:
             body = await self.redis.hget(self.key(row_id), "b")
         except (RedisError, OSError) as error:
-            self.guard.failed(f"{self.namespace} cache read", error)
+            self._failed("read", error)
             return None
         return body.encode() if isinstance(body, str) else body
 
@@ -61,21 +73,53 @@ class VersionedCache:
             await self._store(row_id, version, body)
 
     async def update(self, row_id: uuid.UUID, version: int, body: bytes) -> None:
-        """After a committed create or update. Tried even while the guard says Redis is down:
-        skipping it could leave the replaced version cached if Redis was only briefly away."""
-        await self._store(row_id, version, body)
+        """After a committed create or update. Tried even while the guard says Redis is down,
+        and retried until it lands: the replaced version must not stay cached."""
+        if not await self._store(row_id, version, body):
+            self._retry_later(row_id, version, body)
 
     async def delete(self, row_id: uuid.UUID, deleted_version: int) -> None:
         """After a committed delete: a tombstone, so a racing reader cannot put the row back."""
-        await self._store(row_id, deleted_version, TOMBSTONE)
+        await self.update(row_id, deleted_version, TOMBSTONE)
 
-    async def _store(self, row_id: uuid.UUID, version: int, body: bytes) -> None:
-        """Keep this version unless a newer one is already there. Never fails the request."""
+    async def aclose(self) -> None:
+        """Stop retrying (the process is stopping; the entries' TTLs bound what is left)."""
+        if self._retrying is not None:
+            self._retrying.cancel()
+
+    async def _store(self, row_id: uuid.UUID, version: int, body: bytes) -> bool:
+        """Keep this version unless a newer one is already there. Never fails the request;
+        False when Redis could not be asked."""
         if not self.enabled:
-            return
+            return True
         try:
             await self._store_if_newer(
                 keys=[self.key(row_id)], args=[version, body, self.ttl_seconds]
             )
         except (RedisError, OSError) as error:
-            self.guard.failed(f"{self.namespace} cache write", error)
+            self._failed("write", error)
+            return False
+        return True
+
+    def _failed(self, operation: str, error: BaseException) -> None:
+        if not is_pool_exhausted(error):  # a busy pool is not an outage
+            self.guard.failed(f"{self.namespace} cache {operation}", error)
+
+    def _retry_later(self, row_id: uuid.UUID, version: int, body: bytes) -> None:
+        waiting = self._pending.get(row_id)
+        if waiting is None or waiting[0] < version:
+            self._pending[row_id] = (version, body)
+        while len(self._pending) > MAX_PENDING:
+            self._pending.pop(next(iter(self._pending)))
+        if self._retrying is None or self._retrying.done():
+            self._retrying = asyncio.create_task(self._retry_pending())
+
+    async def _retry_pending(self) -> None:
+        while self._pending:
+            await asyncio.sleep(RETRY_INTERVAL_SECONDS)
+            for row_id, (version, body) in list(self._pending.items()):
+                if not await self._store(row_id, version, body):
+                    break  # still away: try again later
+                if self._pending.get(row_id) == (version, body):
+                    del self._pending[row_id]
+        logger.info("%s cache: every write retried has landed", self.namespace)

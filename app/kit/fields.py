@@ -3,25 +3,36 @@ accepts (schemathesis checks both ways): a trimmed name, free text without NUL, 
 as a string. A resource writes its own ``Annotated`` types from them, so mypy sees real types."""
 
 import re
+import unicodedata
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel
 
+# Invisible format characters: zero-width spaces and joiners, bidirectional controls, the
+# byte-order mark, the soft hyphen. "Lamp" and "Lamp\u200b" would read as one name, and a
+# right-to-left override can make a name read as another.
+_FORMAT = r"\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff"
 # Surrounding whitespace (trimmed away), then characters that start and end with a visible
-# one; no control characters anywhere.
-_SPACE = r"[^\S\x00-\x1f\x7f]"
-_VISIBLE = r"[^\s\x00-\x1f\x7f]"
-_ANY = r"[^\x00-\x1f\x7f]"
+# one; no control or format characters anywhere.
+_SPACE = rf"[^\S\x00-\x1f\x7f{_FORMAT}]"
+_VISIBLE = rf"[^\s\x00-\x1f\x7f{_FORMAT}]"
+_ANY = rf"[^\x00-\x1f\x7f{_FORMAT}]"
 
 # PostgreSQL text cannot hold NUL; everything else is the client's business.
 TEXT_PATTERN = r"^[^\x00]*$"
 
 
 def name_pattern(max_length: int) -> str:
-    """1 to ``max_length`` characters once trimmed (``AfterValidator(str.strip)``)."""
+    """1 to ``max_length`` characters once trimmed (``AfterValidator(as_people_read_it)``)."""
     return rf"^{_SPACE}*{_VISIBLE}(?:{_ANY}{{0,{max_length - 2}}}{_VISIBLE})?{_SPACE}*$"
+
+
+def as_people_read_it(name: str) -> str:
+    """NFKC, so that names that read alike are one name (full-width "Lamp" and "Lamp", the "fi"
+    ligature and "fi"), then trimmed."""
+    return unicodedata.normalize("NFKC", name).strip()
 
 
 def money_pattern(digits: int, places: int) -> str:

@@ -41,6 +41,7 @@ class VersionedService[M: Versioned, O: BaseModel]:
         self.repository = Repository(model)
         self.schema = schema
         self.cache = cache
+        resources.on_close(cache.aclose)
         self.not_found = not_found
         self.conflicts = conflicts
         self.page_schema = page

@@ -120,7 +120,7 @@ class ComposeStack(unittest.TestCase):
         self.assertEqual(state["RestartCount"], 0)
 
     def test_an_item_round_trip_through_the_production_stack(self) -> None:
-        if "/api/v1/items" not in http_get(f"{URL}/openapi.json").json()["paths"]:
+        if http_request("HEAD", f"{URL}/api/v1/items", None, None).status == 404:
             self.skipTest("the items example was removed (make remove-resource name=items)")
         api_key = (PROJECT_ROOT / ".secrets" / "api_keys").read_text().split(",")[0].strip()
         created = http_request(

@@ -54,6 +54,7 @@ async def settings() -> Settings:
         postgres_db=name,
         api_keys=f"{API_KEY},{ROTATED_API_KEY}",
         rate_limit_requests=100_000,  # the rate limit tests set their own
+        docs_enabled=True,  # the OpenAPI document is under test too
     )
     engine = create_engine(test_settings)
     try:

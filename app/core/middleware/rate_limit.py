@@ -2,11 +2,14 @@
 
 The client is its API key when it presents a valid one, else its address (as uvicorn resolved
 it through the proxies named in FORWARDED_ALLOW_IPS). Invalid keys count against the address,
-so inventing keys buys no extra quota. Health endpoints are exempt: probes must never be
-throttled. If Redis fails, requests pass (fail open) and the guard logs it.
+so inventing keys buys no extra quota; an IPv6 client counts as its /64. Health endpoints are
+exempt: probes must never be throttled. If Redis is down, requests pass (fail open) and the
+guard logs it; if only this process's connections to it are all busy (a burst), the request
+waits for one, and is answered 503 if none frees up: a burst never switches the limit off.
 """
 
 import hashlib
+import ipaddress
 import math
 import time
 
@@ -18,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.config import Settings
 from app.core.errors import problem_response
+from app.core.redis import is_pool_exhausted
 from app.core.resources import resources_in
 from app.core.security import is_valid_api_key
 
@@ -39,7 +43,18 @@ def client_identity(scope: Scope, settings: Settings) -> str:
         # A digest, never the key itself, lands in Redis.
         return "key:" + hashlib.sha256(presented.encode()).hexdigest()[:32]
     client = scope.get("client")
-    return f"addr:{client[0] if client else 'unknown'}"
+    return f"addr:{address_bucket(client[0]) if client else 'unknown'}"
+
+
+def address_bucket(address: str) -> str:
+    """An IPv6 client is its /64: one host usually holds the whole network, and could take a
+    new address for every request otherwise."""
+    if ":" not in address:
+        return address
+    try:
+        return str(ipaddress.IPv6Network(f"{address}/64", strict=False))
+    except ValueError:
+        return address
 
 
 class RateLimitMiddleware:
@@ -72,8 +87,14 @@ class RateLimitMiddleware:
             try:
                 count = await self._count(resources.redis, key, window + 1)
             except (RedisError, OSError) as error:
+                if is_pool_exhausted(error):  # overload, not an outage: never fail open on it
+                    busy = problem_response(
+                        503, "Too busy to count this request; retry.", headers={"Retry-After": "1"}
+                    )
+                    await busy(scope, receive, send)
+                    return
                 guard.failed("rate limit", error)
-        if count is None:  # fail open: no headers, since nothing was counted
+        if count is None:  # Redis is down: fail open, no headers since nothing was counted
             await self.app(scope, receive, send)
             return
 

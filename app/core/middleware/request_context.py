@@ -4,6 +4,7 @@ import logging
 import os
 import re
 import time
+from urllib.parse import urlsplit, urlunsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -22,6 +23,19 @@ def incoming_request_id(headers: list[tuple[bytes, bytes]]) -> str | None:
         if name == REQUEST_ID_HEADER and SANE_REQUEST_ID.fullmatch(value):
             return value.decode("ascii")
     return None
+
+
+# Redirects the app makes itself (a trailing slash): Starlette builds their Location from the
+# Host header, which a client chooses. A path-only Location goes where the client already is.
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+def relative_location(header: tuple[bytes, bytes]) -> tuple[bytes, bytes]:
+    name, value = header
+    if name.lower() != b"location":
+        return header
+    parts = urlsplit(value.decode("latin-1"))
+    return name, urlunsplit(("", "", parts.path or "/", parts.query, "")).encode("latin-1")
 
 
 class RequestContextMiddleware:
@@ -44,10 +58,10 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 response_started = True
-                message["headers"] = [
-                    *message.get("headers", ()),
-                    (REQUEST_ID_HEADER, request_id.encode("ascii")),
-                ]
+                headers = [*message.get("headers", ()), (REQUEST_ID_HEADER, request_id.encode())]
+                if status in REDIRECTS:
+                    headers = [relative_location(header) for header in headers]
+                message["headers"] = headers
             await send(message)
 
         try:

@@ -162,3 +162,23 @@ async def test_a_body_over_the_limit_is_413_and_stores_nothing(settings: Setting
 
         assert response.status_code == 413
         assert (await http.get(ITEMS)).json()[ROWS] == []
+
+
+async def test_names_are_compared_as_people_read_them(client: AsyncClient) -> None:
+    lamp = await client.post(ITEMS, json={"name": "Lamp", "price": "1"}, headers=WRITE_HEADERS)
+    wide = await client.post(
+        ITEMS, json={"name": "\uff2c\uff41\uff4d\uff50", "price": "1"}, headers=WRITE_HEADERS
+    )
+
+    assert lamp.status_code == 201
+    assert wide.status_code == 409  # full-width "Lamp" is "Lamp"
+
+
+@pytest.mark.parametrize("name", ["Lamp\u200b", "\u202eLamp", "La\u200dmp", "\ufeffLamp"])
+async def test_invisible_and_bidirectional_characters_are_refused(
+    client: AsyncClient, name: str
+) -> None:
+    response = await client.post(ITEMS, json={"name": name, "price": "1"}, headers=WRITE_HEADERS)
+
+    assert response.status_code == 422
+    assert (await client.get(ITEMS)).json()[ROWS] == []

@@ -2,12 +2,14 @@
 stays tested whatever resources the app has: reads cache-aside, pages, writes, preconditions,
 conflicts and tombstones."""
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from pydantic import BaseModel, ConfigDict
+from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy import Index, String, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -179,3 +181,31 @@ async def test_with_the_cache_disabled_every_read_goes_to_the_database(
 
     with pytest.raises(WidgetMissing):
         await widgets.read(str(row_id))
+
+
+async def test_a_write_redis_missed_is_retried_and_meanwhile_read_from_the_database(
+    widgets: Widgets, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    row_id, _ = await widgets.create({"label": "a"})
+    await widgets.read(str(row_id))  # cached
+    store = widgets.cache._store_if_newer
+    failures = 3
+
+    async def blip(**kwargs: Any) -> Any:
+        nonlocal failures
+        if failures:
+            failures -= 1
+            raise RedisConnectionError("blip")
+        return await store(**kwargs)
+
+    monkeypatch.setattr(widgets.cache, "_store_if_newer", blip)
+    monkeypatch.setattr("app.kit.cache.RETRY_INTERVAL_SECONDS", 0.01)
+    widgets.cache.guard.cooldown_seconds = 0  # the guard must not hide the cache from reads
+    updated = await widgets.update(str(row_id), {"label": "b"})
+
+    assert (await widgets.read(str(row_id))).body == updated.body  # from Postgres meanwhile
+    for _ in range(100):
+        if await widgets.cache.read(row_id) == updated.body:
+            break
+        await asyncio.sleep(0.01)
+    assert await widgets.cache.read(row_id) == updated.body  # the retry landed

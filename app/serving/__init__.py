@@ -1,0 +1,1 @@
+"""The production server's process-level pieces: the gunicorn worker and its HTTP protocol."""
