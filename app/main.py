@@ -20,8 +20,10 @@ from app.core.middleware import (
 )
 from app.core.middleware.allowed_hosts import parse_allowed_hosts
 from app.core.resources import STATE_KEY, Resources
+from app.exports.router import router as exports_router
 from app.health.router import router as health_router
 from app.items.router import router as items_router
+from app.worker.broker import broker
 
 API_PREFIX = "/api/v1"
 
@@ -45,6 +47,7 @@ def lifespan_for(settings: Settings) -> Lifespan:
             yield {STATE_KEY: resources}
         finally:
             await resources.close()
+            await broker.shutdown()  # the queue's connections (the app only sends to it)
 
     return lifespan
 
@@ -76,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(AllowedHostsMiddleware, allowed=allowed_hosts)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health_router)
+    app.include_router(exports_router, prefix=API_PREFIX)
     # Resources' routers (`make resource` adds a line here).
     app.include_router(items_router, prefix=API_PREFIX)
     document_problems(app)

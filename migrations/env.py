@@ -7,6 +7,7 @@ from sqlalchemy.engine import Connection
 
 # Every model module must be imported here so autogenerate sees its tables
 # (`make resource` adds a line here).
+import app.exports.models
 import app.items.models  # noqa: F401
 from app.core.config import get_settings
 from app.core.database import Base, create_engine

@@ -88,6 +88,9 @@ class Settings(SettingsBase):
     # per request, and is logged once per period instead of once per call.
     redis_cooldown_seconds: PositiveFloat = 2.0
 
+    # The queue store (app/worker/broker.py): a Redis of its own, persistent and never evicting.
+    queue_redis_url: SecretStr = SecretStr("redis://localhost:6379/1")
+
     health_check_timeout_seconds: float = Field(default=1.0, gt=0, le=1.0)
 
     # Keys accepted in X-API-Key for writes, comma-separated: several at once allow rotation.

@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+# The job a worker is running (app.worker.broker sets it), on each of that job's lines.
+job_id_var: ContextVar[str | None] = ContextVar("job_id", default=None)
 
 
 def line_fields(
@@ -28,14 +30,16 @@ def line_fields(
     """Every log line's shape: the access line, ordinary records and the handler's own notices
     all come through here, so they carry the same keys in the same order. The request id is the
     current request's, unless ``fields`` names another (a record stamped where it was made)."""
-    return {
+    line = {
         "time": (at or datetime.now(UTC)).isoformat(),  # ISO 8601 in UTC
         "level": level,
         "logger": logger,
         "message": message,
         "request_id": request_id_var.get(),
-        **(fields or {}),
     }
+    if (job_id := job_id_var.get()) is not None:
+        line["job_id"] = job_id
+    return line | fields if fields else line
 
 
 # What a LogRecord carries of its own; anything else on it came from ``extra=`` and is logged.

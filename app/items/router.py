@@ -4,8 +4,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from app.core.errors import problem_responses
 from app.core.media import JSON, require_json
 from app.core.security import require_api_key
+from app.exports.router import export_started
+from app.exports.schemas import ExportOut
+from app.exports.service import ExportServiceDep
+from app.items.export import ITEM_EXPORT
 from app.items.schemas import ItemCreate, ItemOut, ItemPage, ItemUpdate
 from app.items.service import ItemServiceDep
 from app.kit.conditional import ReadConditions, WriteConditions, representation_response
@@ -84,3 +89,15 @@ async def delete_item(
 ) -> Response:
     await service.delete(item_id, conditions)
     return Response(status_code=204)
+
+
+@router.post(
+    "/exports",
+    status_code=202,
+    response_model=ExportOut,
+    dependencies=[Depends(require_api_key)],
+    summary="Export every item as CSV, off the request path",
+    responses=problem_responses(401, 429, 503),
+)
+async def export_items(request: Request, exports: ExportServiceDep) -> Response:
+    return export_started(request, await exports.start(ITEM_EXPORT.kind))

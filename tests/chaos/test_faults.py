@@ -19,6 +19,12 @@ def timed(method: str, path: str, body: object = None) -> tuple[Reply, float]:
     return reply, time.monotonic() - started
 
 
+def names_failing(check: str) -> bool:
+    """A readiness answer that is 503 and names this check as failed."""
+    status, checks = ready_checks()
+    return status == 503 and checks[check] == "fail"
+
+
 def create_item_status() -> int:
     return call("POST", ITEMS, {"name": f"back {time.time()}", "price": "1"}).status
 
@@ -29,9 +35,8 @@ class PostgresStopped(unittest.TestCase):
         app_started = stack.app_state()["StartedAt"]
         compose("stop", "db")
         try:
-            took = wait_for(lambda: ready_checks()[0] == 503, 3, "ready to fail within 3 s")
+            took = wait_for(lambda: names_failing("postgres:connection"), 3, "ready to fail in 3 s")
             report(f"postgres stopped: ready answered 503 after {took:.1f} s")
-            self.assertEqual(ready_checks()[1]["postgres:connection"], "fail")
             self.assertEqual(call("GET", "/health/live", key=False).status, 200)
             self.assertEqual(
                 call("GET", f"{ITEMS}/{cached['id']}").json(), cached, "served from cache"
@@ -77,8 +82,9 @@ class RedisStopped(unittest.TestCase):
         item = create_item()
         compose("stop", "redis")
         try:
-            wait_for(lambda: ready_checks()[0] == 503, 5, "ready to fail")
-            self.assertEqual(ready_checks()[1]["redis:connection"], "fail")
+            # Each worker shares its readiness result for up to a second: wait for an answer
+            # that is 503 and names Redis, from whichever worker.
+            wait_for(lambda: names_failing("redis:connection"), 5, "ready to fail naming Redis")
             read = call("GET", f"{ITEMS}/{item['id']}")
             self.assertEqual(read.status, 200)
             self.assertNotIn("ratelimit-limit", read.headers, "the limiter failed open")

@@ -19,6 +19,8 @@ STACK_VARIABLES = {
     "APP_PORT",
     "APP_CPUS",
     "APP_MEMORY",
+    "WORKER_CPUS",
+    "WORKER_MEMORY",
     "POSTGRES_HOST_PORT",
     "REDIS_HOST_PORT",
     "POSTGRES_PASSWORD_FILE",
@@ -29,6 +31,7 @@ NOT_PASSED_THROUGH = {
     "APP_VERSION": "set by the image's build argument",
     "POSTGRES_HOST": "fixed to the db service",
     "REDIS_URL": "fixed to the redis service",
+    "QUEUE_REDIS_URL": "fixed to the queue service",
     "POSTGRES_PASSWORD": "a secret file (/run/secrets), never an environment variable",
     "API_KEYS": "a secret file (/run/secrets), never an environment variable",
 }

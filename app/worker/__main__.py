@@ -1,0 +1,51 @@
+"""The worker's and the scheduler's commands, with their options from the settings (their one
+home), so Compose and every manifest say only which process to run:
+
+    python -m app.worker worker       # taskiq's worker: one process, jobs from the queue
+    python -m app.worker scheduler    # taskiq's scheduler: exactly one, sends scheduled jobs
+"""
+
+import os
+import sys
+
+from app.worker.config import WorkerSettings
+
+
+def worker_command(settings: WorkerSettings) -> list[str]:
+    return [
+        "taskiq", "worker", "app.worker.broker:broker", "app.worker.tasks",
+        # One process per container: scale by containers, as for the app.
+        "--workers", "1",
+        # A message is acknowledged once its job has run, never before (see broker.py).
+        "--ack-type", "when_executed",
+        "--max-async-tasks", str(settings.worker_concurrency),
+        "--max-prefetch", str(settings.worker_prefetch),
+        "--wait-tasks-timeout", str(settings.worker_shutdown_timeout_seconds),
+        "--shutdown-timeout", str(settings.worker_shutdown_timeout_seconds + 2),
+        "--no-configure-logging",
+    ]  # fmt: skip
+
+
+def scheduler_command() -> list[str]:
+    return [
+        "taskiq", "scheduler", "app.worker.scheduler:scheduler", "app.worker.tasks",
+        "--update-interval", "5",  # also the scheduler's heartbeat (scheduler.py)
+        "--skip-first-run",
+        "--no-configure-logging",
+    ]  # fmt: skip
+
+
+def main(argv: list[str]) -> None:
+    commands = {
+        "worker": lambda: worker_command(WorkerSettings.load()),
+        "scheduler": scheduler_command,
+    }
+    if len(argv) != 1 or argv[0] not in commands:
+        sys.exit("usage: python -m app.worker worker|scheduler")
+    command = commands[argv[0]]()
+    # exec: taskiq becomes PID 1's process and receives SIGTERM itself.
+    os.execvp(command[0], command)  # noqa: S606 - fixed program
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

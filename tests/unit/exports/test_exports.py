@@ -1,0 +1,265 @@
+"""Exports end to end in process, against real Postgres and the real queue store: the API's
+answers, the job (run here as the worker would run it), its idempotency, retries, size bound,
+the sweeper and the retention task."""
+
+import asyncio
+import csv
+import io
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from httpx import AsyncClient
+from redis.asyncio import Redis
+from sqlalchemy import func, select, update
+
+from app.core.config import Settings
+from app.core.resources import Resources
+from app.exports import producer, tasks
+from app.exports.config import ExportSettings
+from app.exports.models import Export, ExportChunk
+from tests.unit.support import WRITE_HEADERS
+
+EXPORTS = "/api/v1/items/exports"
+
+
+@pytest.fixture
+async def resources(settings: Settings) -> AsyncIterator[Resources]:
+    opened = Resources.open(settings)
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture
+async def queue(settings: Settings) -> AsyncIterator[Redis]:
+    redis = Redis.from_url(settings.queue_redis_url.get_secret_value())
+    await redis.delete("jobs")
+    yield redis
+    await redis.aclose()
+
+
+async def start(client: AsyncClient) -> dict[str, Any]:
+    response = await client.post(EXPORTS, headers=WRITE_HEADERS)
+    assert response.status_code == 202, response.text
+    body: dict[str, Any] = response.json()
+    assert response.headers["location"] == f"/api/v1/exports/{body['id']}"
+    return body
+
+
+async def add_items(client: AsyncClient, *bodies: dict[str, str]) -> None:
+    for body in bodies:
+        assert (
+            await client.post("/api/v1/items", json=body, headers=WRITE_HEADERS)
+        ).status_code == 201
+
+
+async def test_an_export_is_accepted_queued_and_its_message_carries_only_its_id(
+    client: AsyncClient, queue: Redis
+) -> None:
+    export = await start(client)
+
+    assert export["status"] == "queued"
+    assert export["attempts"] == 0
+    assert (await client.get(f"/api/v1/exports/{export['id']}")).json()["status"] == "queued"
+    messages = await queue.xrange("jobs") or []
+    assert len(messages) == 1
+    assert export["id"].encode() in message_data(messages[0])
+
+
+async def test_starting_an_export_needs_the_api_key(client: AsyncClient) -> None:
+    assert (await client.post(EXPORTS)).status_code == 401
+
+
+@pytest.mark.parametrize("export_id", [str(uuid.uuid4()), "not-an-id"])
+async def test_an_unknown_export_is_404(client: AsyncClient, export_id: str) -> None:
+    for path in (f"/api/v1/exports/{export_id}", f"/api/v1/exports/{export_id}/download"):
+        response = await client.get(path)
+        assert response.status_code == 404
+        assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_the_result_is_409_until_the_export_has_succeeded(client: AsyncClient) -> None:
+    export = await start(client)
+
+    response = await client.get(f"/api/v1/exports/{export['id']}/download")
+
+    assert response.status_code == 409
+    assert "queued" in response.json()["detail"]
+
+
+async def test_a_succeeded_export_streams_rfc_4180_csv(
+    client: AsyncClient, resources: Resources
+) -> None:
+    await add_items(
+        client,
+        {"name": "Desk lamp", "price": "12.5"},
+        {"name": 'Say "hi", please', "price": "3", "description": "two\nlines"},
+    )
+    export = await start(client)
+
+    await tasks.run_export_now(resources, uuid.UUID(export["id"]), ExportSettings())
+    state = (await client.get(f"/api/v1/exports/{export['id']}")).json()
+    download = await client.get(f"/api/v1/exports/{export['id']}/download")
+
+    assert state["status"] == "succeeded"
+    assert state["rows"] == 2
+    assert state["size_bytes"] == len(download.content)
+    assert download.headers["content-type"].startswith("text/csv")
+    assert b"\r\n" in download.content
+    rows = list(csv.reader(io.StringIO(download.content.decode(), newline="")))
+    assert rows[0] == ["id", "name", "description", "price", "created_at", "updated_at"]
+    assert [(r[1], r[2], r[3]) for r in rows[1:]] == [
+        ("Desk lamp", "", "12.50"),
+        ('Say "hi", please', "two\nlines", "3.00"),
+    ]
+    assert datetime.fromisoformat(rows[1][4]).tzinfo is not None
+
+
+async def test_a_job_that_runs_twice_makes_one_result_and_one_success(
+    client: AsyncClient, resources: Resources
+) -> None:
+    await add_items(client, {"name": "a", "price": "1"})
+    export_id = uuid.UUID((await start(client))["id"])
+
+    await asyncio.gather(
+        *(tasks.run_export_now(resources, export_id, ExportSettings()) for _ in range(2))
+    )
+    first = await read(resources, export_id)
+    await tasks.run_export_now(resources, export_id, ExportSettings())
+    again = await read(resources, export_id)
+
+    assert first.status == again.status == "succeeded"
+    assert again.finished_at == first.finished_at  # one succeeded transition
+    assert first.attempts == 1  # the duplicates found it done and did nothing
+    async with resources.read_sessions() as session:
+        chunks = await session.scalar(
+            select(func.count()).where(ExportChunk.export_id == export_id)
+        )
+    assert chunks == 1
+
+
+async def test_transient_failures_are_retried_with_backoff_then_succeed(
+    client: AsyncClient, resources: Resources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    export_id = uuid.UUID((await start(client))["id"])
+    real, failures = producer.produce, [ConnectionRefusedError(), TimeoutError()]
+    delays: list[float] = []
+
+    async def flaky(*args: Any) -> None:
+        if failures:
+            raise failures.pop(0)
+        await real(*args)
+
+    async def no_wait(delay: float) -> None:
+        delays.append(delay)
+
+    monkeypatch.setattr(tasks, "produce", flaky)
+    monkeypatch.setattr(tasks, "sleep", no_wait)
+    await tasks.run_export_now(resources, export_id, ExportSettings(export_retry_base_seconds=1))
+
+    assert (await read(resources, export_id)).status == "succeeded"
+    assert len(delays) == 2
+    assert 0.5 <= delays[0] <= 1.5  # the base delay, with jitter
+    assert 1.0 <= delays[1] <= 3.0  # doubled
+
+
+async def test_after_the_last_attempt_the_export_fails_with_the_reason(
+    client: AsyncClient, resources: Resources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    export_id = uuid.UUID((await start(client))["id"])
+
+    async def down(*_: Any) -> None:
+        raise ConnectionRefusedError
+
+    async def no_wait(_: float) -> None:
+        pass
+
+    monkeypatch.setattr(tasks, "produce", down)
+    monkeypatch.setattr(tasks, "sleep", no_wait)
+    await tasks.run_export_now(resources, export_id, ExportSettings(export_max_attempts=3))
+
+    failed = await read(resources, export_id)
+    assert failed.status == "failed"
+    assert failed.error == "gave up after 3 attempts: ConnectionRefusedError"
+
+
+async def test_a_result_over_the_size_bound_fails_the_export(
+    client: AsyncClient, resources: Resources
+) -> None:
+    await add_items(client, *({"name": f"item {n}", "price": "1"} for n in range(20)))
+    export_id = uuid.UUID((await start(client))["id"])
+
+    await tasks.run_export_now(
+        resources, export_id, ExportSettings(export_max_bytes=500, export_batch_rows=5)
+    )
+
+    failed = await read(resources, export_id)
+    assert failed.status == "failed"
+    assert "EXPORT_MAX_BYTES" in (failed.error or "")
+
+
+async def test_the_sweeper_enqueues_exports_whose_message_was_lost(
+    client: AsyncClient, resources: Resources, queue: Redis
+) -> None:
+    stuck = uuid.UUID((await start(client))["id"])
+    fresh = uuid.UUID((await start(client))["id"])
+    await queue.delete("jobs")  # both messages lost
+    await age(resources, stuck, minutes=10)
+
+    swept = await tasks.sweep_now(resources, ExportSettings(export_stuck_seconds=60))
+
+    assert swept == 1
+    messages = await queue.xrange("jobs") or []
+    assert [str(stuck).encode() in message_data(m) for m in messages] == [True]
+    assert (await read(resources, fresh)).status == "queued"
+
+
+async def test_old_results_are_deleted_with_their_chunks(
+    client: AsyncClient, resources: Resources
+) -> None:
+    await add_items(client, {"name": "a", "price": "1"})
+    old = uuid.UUID((await start(client))["id"])
+    recent = uuid.UUID((await start(client))["id"])
+    for export_id in (old, recent):
+        await tasks.run_export_now(resources, export_id, ExportSettings())
+    async with resources.read_sessions() as session:
+        two_days_ago = datetime.now(UTC) - timedelta(days=2)
+        await session.execute(
+            update(Export).where(Export.id == old).values(finished_at=two_days_ago)
+        )
+
+    deleted = await tasks.delete_old_now(resources, ExportSettings(export_retention_hours=24))
+
+    assert deleted == 1
+    async with resources.read_sessions() as session:
+        assert await session.get(Export, old) is None
+        left = select(func.count()).select_from(ExportChunk).where(ExportChunk.export_id == old)
+        assert await session.scalar(left) == 0
+    assert (await read(resources, recent)).status == "succeeded"
+
+
+def test_backoff_doubles_up_to_a_minute_with_jitter() -> None:
+    for attempt, centre in ((1, 1.0), (2, 2.0), (3, 4.0), (10, 60.0)):
+        for _ in range(20):
+            assert 0.5 * centre <= tasks.backoff_seconds(attempt, 1.0) <= 1.5 * centre
+
+
+def message_data(message: Any) -> bytes:
+    """A stream entry's payload: (id, {b"data": ...})."""
+    data: bytes = message[1][b"data"]
+    return data
+
+
+async def read(resources: Resources, export_id: uuid.UUID) -> Export:
+    async with resources.read_sessions() as session:
+        export = await session.get(Export, export_id)
+    assert export is not None
+    return export
+
+
+async def age(resources: Resources, export_id: uuid.UUID, *, minutes: int) -> None:
+    async with resources.read_sessions() as session:
+        then = datetime.now(UTC) - timedelta(minutes=minutes)
+        await session.execute(update(Export).where(Export.id == export_id).values(updated_at=then))
