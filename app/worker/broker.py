@@ -12,8 +12,14 @@ and close them at shutdown; a task reaches them through ``get_resources``.
 
 import asyncio
 import logging
+from collections.abc import AsyncGenerator
+from typing import Any
 
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from taskiq import (
+    AckableMessage,
     Context,
     TaskiqDepends,
     TaskiqEvents,
@@ -33,7 +39,60 @@ logger = logging.getLogger(__name__)
 settings = get_settings()
 worker_settings = WorkerSettings.load()
 
-broker = RedisStreamBroker(
+
+class ReclaimingRedisStreamBroker(RedisStreamBroker):
+    """taskiq-redis's stream broker claims a dead consumer's messages only after a read that
+    brought new ones (taskiq-redis 1.2.4, ``listen``): on a quiet queue, a job whose worker died
+    would wait for the next job to be sent. This one claims them on every turn of the loop
+    (each ``xread_block``, 2 s), busy or not."""
+
+    async def listen(self) -> AsyncGenerator[AckableMessage]:
+        async with Redis(connection_pool=self.connection_pool) as redis:
+            while True:
+                # redis-py types a reply as any Redis value; this one is [(stream, [(id, fields)])].
+                fetched: Any = await redis.xreadgroup(
+                    self.consumer_group_name,
+                    self.consumer_name,
+                    {self.queue_name: ">"},
+                    block=self.block,
+                    noack=False,
+                    count=self.count,
+                )
+                for stream, messages in fetched or []:
+                    for message_id, message in messages:
+                        yield self._ackable(stream, message_id, message)
+                async for claimed in self._claim_abandoned(redis):
+                    yield claimed
+
+    async def _claim_abandoned(self, redis: Redis) -> AsyncGenerator[AckableMessage]:
+        lock = redis.lock(
+            f"autoclaim:{self.consumer_group_name}:{self.queue_name}",
+            timeout=self.unacknowledged_lock_timeout,
+        )
+        async with lock:
+            _, claimed, *_ = await redis.xautoclaim(
+                name=self.queue_name,
+                groupname=self.consumer_group_name,
+                consumername=self.consumer_name,
+                min_idle_time=self.idle_timeout,
+                count=self.unacknowledged_batch_size,
+            )
+        for message_id, message in claimed:
+            logger.warning(
+                "claimed a job a stopped worker left", extra={"message_id": str(message_id)}
+            )
+            yield self._ackable(self.queue_name, message_id, message)
+
+    def _ackable(
+        self, stream: object, message_id: object, message: dict[bytes, bytes]
+    ) -> AckableMessage:
+        return AckableMessage(
+            data=message[b"data"],
+            ack=self._ack_generator(id=message_id, queue_name=stream),  # type: ignore[arg-type]
+        )
+
+
+broker = ReclaimingRedisStreamBroker(
     url=settings.queue_redis_url.get_secret_value(),
     queue_name="jobs",
     consumer_group_name="workers",
@@ -42,6 +101,10 @@ broker = RedisStreamBroker(
     unacknowledged_lock_timeout=30,
     socket_timeout=settings.redis_socket_timeout_seconds * 5,
     socket_connect_timeout=settings.redis_socket_timeout_seconds,
+    # A pooled connection the queue store closed (a restart) is replaced at once, not failed:
+    # one immediate retry, and a ping before reusing a connection idle for 30 s.
+    retry=Retry(NoBackoff(), retries=1),
+    health_check_interval=30,
 )
 
 

@@ -39,6 +39,10 @@ STACK_ENVIRONMENT = {
     "RATE_LIMIT_REQUESTS": "100000000",
     "DOCS_ENABLED": "true",
     "HEADER_TIMEOUT_SECONDS": "3",
+    # A killed worker's job is claimed by another after 5 s, and exports run in small batches,
+    # so a job is long enough to be interrupted and short enough for the suite.
+    "WORKER_RECLAIM_IDLE_SECONDS": "5",
+    "EXPORT_BATCH_ROWS": "100",
 }
 
 
@@ -111,6 +115,10 @@ def psql(sql: str) -> str:
 
 def redis_cli(*args: str) -> str:
     return compose("exec", "-T", "redis", "redis-cli", *args).stdout.strip()
+
+
+def queue_cli(*args: str) -> str:
+    return compose("exec", "-T", "queue", "redis-cli", *args).stdout.strip()
 
 
 def app_log_lines(since: str) -> list[str]:
