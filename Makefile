@@ -1,6 +1,6 @@
 # The project's commands. `make` (or `make help`) lists them; each needs only Docker and make
 # on the host, except `smoke` and `chaos`, which also run the host's python3 (3.11 or newer,
-# standard library only).
+# standard library only). `browser` runs its Chromium and Python in a container.
 
 .DEFAULT_GOAL := help
 SHELL := bash
@@ -111,7 +111,7 @@ lint-ci: config ## Check the delivery pipeline offline: zizmor, check-jsonschema
 	  check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml && \
 	  check-jsonschema --builtin-schema vendor.dependabot .github/dependabot.yml && \
 	  check-jsonschema --builtin-schema vendor.compose-spec compose.yml compose.override.yml && \
-	  hadolint Dockerfile && \
+	  hadolint Dockerfile tests/browser/Dockerfile && \
 	  python tests/pipeline/check_workflow.py && \
 	  python tests/pipeline/check_workflow.py --self-test'
 	$(COMPOSE) -f compose.yml config --quiet
@@ -159,6 +159,25 @@ chaos: config build ## Faults, concurrency, fuzzing and hostile input against th
 	@# The stack is removed whatever the outcome; the exit status is the tests'.
 	status=0; python3 -m unittest discover --start-directory tests/chaos --top-level-directory . \
 	  --verbose || status=$$?; $(CHAOS) down --volumes --remove-orphans >/dev/null 2>&1; exit $$status
+
+# Chromium and Python from Debian, in an image of their own (tests/browser/Dockerfile): the host
+# needs Docker only, with no browser to install and no root. The browser joins the app
+# container's network namespace, so it opens http://localhost:8000/docs as a developer's
+# browser opens the published port, over loopback; no other network is involved.
+BROWSER_IMAGE = fastapi-starter-browser
+
+.PHONY: browser
+browser: config ## /docs and /redoc in headless Chromium on the dev stack (started and stopped if not up)
+	docker build --quiet --tag $(BROWSER_IMAGE) tests/browser >/dev/null
+	@# The dev stack as `make up` starts it, unless it is running already; stopped again only
+	@# when started here, whatever the outcome. The exit status is the tests'.
+	@started=; [ -n "$$($(COMPOSE) ps --status running --quiet app)" ] || started=1; \
+	status=0; { [ -z "$$started" ] || $(MAKE) up; } && \
+	docker run --rm --init --network "container:$$($(COMPOSE) ps --quiet app)" \
+	  --volume "$(CURDIR)/tests:/src/tests:ro" $(BROWSER_IMAGE) \
+	  python3 -m unittest discover --start-directory tests/browser --top-level-directory . \
+	  --verbose || status=$$?; \
+	if [ -n "$$started" ]; then $(MAKE) down; fi; exit $$status
 
 .PHONY: bench
 bench: config build ## Measure the stack against its floors (QUICK=1 for a 2-minute harness check)
