@@ -10,7 +10,7 @@ from typing import Any
 
 from tests.chaos import stack
 from tests.chaos.stack import ITEMS, call, compose
-from tests.container.docker import docker, report, wait_for
+from tests.container.docker import docker, inspect, report, wait_for
 
 EXPORTS = "/api/v1/exports"
 SEEDED_ITEMS = 30_000
@@ -131,7 +131,7 @@ class WorkerStoppedMidJob(unittest.TestCase):
         started = time.monotonic()
         compose("stop", "worker", timeout=60)
         stopped_in = time.monotonic() - started
-        exit_code = stack.inspect("container", stack.container("worker"))["State"]["ExitCode"]
+        exit_code = inspect("container", stack.container("worker"))["State"]["ExitCode"]
         compose("up", "--detach", "--no-build", "worker")
         wait_for_status(export_id, "succeeded", 120)
         report(f"docker compose stop worker mid-export: {stopped_in:.1f} s, exit code {exit_code}")
