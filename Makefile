@@ -41,6 +41,7 @@ config: ## Create .env (own Compose project, free ports) and the secrets if miss
 .PHONY: up
 up: config ## Build and start the dev stack (hot reload), wait until healthy, print the URLs
 	$(COMPOSE) up --detach --build --wait
+	@$(COMPOSE) ps --format 'table {{.Service}}\t{{.Status}}'
 	@port=$$(sed -n 's/^APP_PORT=//p' .env); port=$${port:-8000}; \
 	 echo; echo "  API      http://localhost:$$port"; \
 	 echo "  Docs     http://localhost:$$port/docs"; \

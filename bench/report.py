@@ -127,6 +127,17 @@ def markdown(meta: dict[str, Any], servers: dict[str, dict[str, Any]]) -> str:
             f"start to healthy {c['start_to_healthy_s']} s · docker stop {c['docker_stop_s']} s · "
             f"peak memory under the cached read load {c['memory_peak_bytes'] / 2**20:.0f} MiB",
         ]
+    jobs = meta["jobs"]
+    lines += [
+        "",
+        "## Job path",
+        "",
+        f"{jobs['done']} of {jobs['sent']} no-op jobs from 8 producers through one worker process "
+        f"in {jobs['seconds']} s: **{jobs['jobs_per_second']:,.0f} jobs/s** "
+        f"(goal ≥ 1,000: {'PASS' if jobs['jobs_per_second'] >= 1000 else 'MISS'}); "
+        f"enqueue-to-start p50 {jobs['latency_p50_ms']} ms, p99 {jobs['latency_p99_ms']} ms; "
+        f"worker peak memory {jobs['worker_memory_peak_bytes'] / 2**20:.0f} MiB.",
+    ]
     cold = f"{meta['cold_build_s']} s" if meta["cold_build_s"] is not None else "not run (QUICK)"
     lines += [
         "",
@@ -141,6 +152,9 @@ def markdown(meta: dict[str, Any], servers: dict[str, dict[str, Any]]) -> str:
 
 def main(run_dir: Path, results_dir: Path) -> None:
     meta = json.loads((run_dir / "meta.json").read_text())
+    meta["jobs"] = json.loads((run_dir / "job_measured.json").read_text()) | json.loads(
+        (run_dir / "worker.json").read_text()
+    )
     servers = {d.name: load_server(d) for d in sorted(run_dir.iterdir()) if d.is_dir()}
     report = markdown(meta, servers)
     print(report)
