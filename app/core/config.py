@@ -43,6 +43,12 @@ class Settings(SettingsBase):
     # On SIGTERM, workers stop accepting and get this long to finish in-flight requests.
     # Keep it below the orchestrator's grace period (Compose: stop_grace_period).
     graceful_timeout: PositiveInt = 20
+    # On SIGTERM, first drain: /health/ready answers 503 at once while every request, in
+    # flight or new, is still served, for this long; only then does the process stop accepting.
+    # Longer than the edge's DNS cache (2 s), so the edge has stopped sending new requests
+    # before the listener closes. 0 turns draining off. gunicorn's graceful timeout counts from
+    # SIGTERM, drain included: drain_seconds plus the longest request stays below it.
+    drain_seconds: float = Field(default=5.0, ge=0)
     # A worker silent for this long is killed and replaced.
     worker_timeout: PositiveInt = 30
     # Idle keep-alive connections close after this many seconds: longer than the idle timeout

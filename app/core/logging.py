@@ -151,7 +151,9 @@ access_logger = logging.getLogger(ACCESS_LOGGER)
 MAX_LOGGED_PATH = 1024
 
 
-def log_access(method: str, path: str, status: int, duration_ms: float) -> None:
+def log_access(
+    method: str, path: str, status: int, duration_ms: float, client: str | None = None
+) -> None:
     """One access line per request, in the shape of every other line, without the cost of the
     generic path (a LogRecord, then a formatter that inspects it): this runs on every request
     (bench/README.md, "What was measured and changed", the access log row). Honours the
@@ -160,7 +162,14 @@ def log_access(method: str, path: str, status: int, duration_ms: float) -> None:
         return
     if len(path) > MAX_LOGGED_PATH:
         path = f"{path[:MAX_LOGGED_PATH]}…({len(path)} characters)"
-    fields = {"method": method, "path": path, "status": status, "duration_ms": duration_ms}
+    # The client as the rate limit sees it: resolved through the trusted proxies (the edge).
+    fields = {
+        "method": method,
+        "path": path,
+        "status": status,
+        "duration_ms": duration_ms,
+        "client": client,
+    }
     if _handler is None:  # logging not configured by us: take the ordinary path
         access_logger.info("request", extra=fields)
         return

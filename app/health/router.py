@@ -4,6 +4,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from app.core import drain
 from app.core.resources import Resources, ResourcesDep, resources_in
 from app.health.schemas import HEALTH_JSON, Liveness, Readiness
 from app.health.service import SharedReadiness
@@ -52,10 +53,19 @@ def shared_readiness(resources: Resources) -> SharedReadiness:
     summary="Readiness: Postgres and Redis answer",
     response_class=HealthResponse,
     response_model=Readiness,
-    responses={503: {"model": Readiness, "description": "a dependency failed its check"}},
+    responses={
+        503: {
+            "model": Readiness,
+            "description": "a dependency failed its check, or the process is draining",
+        }
+    },
 )
 async def ready(resources: ResourcesDep) -> HealthResponse:
     settings = resources.settings
+    if drain.is_draining():
+        # Going away (SIGTERM): not ready, whatever the dependencies say, and no need to ask them.
+        body = Readiness(status="fail", version=settings.app_version, checks={})
+        return health_json(body, 503)
     checks = await resources.built(shared_readiness).check()
     passed = all(result.status == "pass" for results in checks.values() for result in results)
     body = Readiness(

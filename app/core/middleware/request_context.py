@@ -74,5 +74,8 @@ class RequestContextMiddleware:
                 await response(scope, receive, send_with_request_id)
         finally:
             duration_ms = round((time.perf_counter() - started) * 1000, 2)
-            log_access(scope["method"], scope["path"], status, duration_ms)
+            client = scope.get("client")
+            log_access(
+                scope["method"], scope["path"], status, duration_ms, client[0] if client else None
+            )
             request_id_var.reset(token)

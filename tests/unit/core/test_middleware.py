@@ -64,6 +64,7 @@ async def test_one_access_line_per_request_with_its_id(
         assert line["level"] == "INFO"
         assert line["message"] == "request"
         assert line["duration_ms"] >= 0
+        assert line["client"] == "127.0.0.1"  # httpx's ASGI transport's client
         assert datetime.fromisoformat(line["time"]).tzinfo is not None
 
 

@@ -2,6 +2,7 @@ from datetime import datetime
 
 from httpx import AsyncClient
 
+from app.core import drain
 from app.core.config import Settings
 from app.main import create_app
 from tests.unit.support import changed, serve
@@ -85,3 +86,20 @@ async def test_ready_gives_up_on_a_hung_dependency_at_its_deadline(
     assert check["output"] == "no answer within 0.3 s"
     # Stopped at the deadline, not at the 30 s socket timeout.
     assert 300 <= check["observedValue"] < 3000
+
+
+async def test_ready_is_503_at_once_while_draining_and_live_stays_200(
+    client: AsyncClient,
+) -> None:
+    drain.start_draining()
+    try:
+        ready = await client.get("/health/ready")
+        live = await client.get("/health/live")
+    finally:
+        drain.reset()
+
+    assert ready.status_code == 503
+    assert ready.json()["status"] == "fail"
+    assert ready.json()["checks"] == {}
+    assert live.status_code == 200
+    assert (await client.get("/health/ready")).status_code == 200
