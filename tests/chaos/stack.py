@@ -36,6 +36,9 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 # sees them dropped without waiting the default 10 s.
 STACK_ENVIRONMENT = {
     "APP_PORT": str(PORT),
+    # The edge runs too, on a port of Docker's choosing: these scenarios prove the app's own
+    # limits, so they talk to the app directly (compose.chaos.yml publishes it).
+    "EDGE_PORT": "",
     "RATE_LIMIT_REQUESTS": "100000000",
     "DOCS_ENABLED": "true",
     "HEADER_TIMEOUT_SECONDS": "3",
@@ -50,7 +53,9 @@ def compose(
     *args: str, timeout: float = 180, check: bool = True
 ) -> subprocess.CompletedProcess[str]:
     os.environ.update(STACK_ENVIRONMENT)
-    return compose_stack(PROJECT, *args, timeout=timeout, check=check)
+    return compose_stack(
+        PROJECT, *args, timeout=timeout, check=check, extra_files=("tests/chaos/compose.chaos.yml",)
+    )
 
 
 def container(service: str) -> str:

@@ -1,5 +1,6 @@
 """Small helpers around the docker CLI and HTTP, shared by the container checks."""
 
+import hashlib
 import json
 import os
 import subprocess
@@ -28,20 +29,25 @@ def docker(
 
 
 def compose_stack(
-    project: str, *args: str, timeout: float = 180, check: bool = True
+    project: str,
+    *args: str,
+    timeout: float = 180,
+    check: bool = True,
+    extra_files: tuple[str, ...] = (),
 ) -> subprocess.CompletedProcess[str]:
-    """docker compose on compose.yml alone (the production shape) under a project of its own."""
-    compose_file = str(PROJECT_ROOT / "compose.yml")
+    """docker compose on compose.yml alone (the production shape) under a project of its own,
+    with its own edge network (subnet_for), plus extra_files (paths from the project's root)."""
+    os.environ["EDGE_SUBNET"] = subnet_for(project)
+    files = [arg for name in ("compose.yml", *extra_files) for arg in ("--file", str(PROJECT_ROOT / name))]
     return docker(
-        "compose",
-        "--project-name",
-        project,
-        "--file",
-        compose_file,
-        *args,
-        timeout=timeout,
-        check=check,
+        "compose", "--project-name", project, *files, *args, timeout=timeout, check=check
     )
+
+
+def subnet_for(project: str) -> str:
+    """The edge network's subnet of a stack: scripts/subnet's, so two stacks never collide."""
+    digest = hashlib.sha256(project.encode()).hexdigest()
+    return f"10.{int(digest[0:2], 16) % 128 + 100}.{int(digest[2:4], 16)}.0/24"
 
 
 def inspect(kind: str, name: str) -> Any:

@@ -1,4 +1,5 @@
-"""The production stack from compose.yml alone (no override), as an operator would run it."""
+"""The production stack from compose.yml alone (no override), as an operator would run it:
+every request here goes through the edge, its one published port."""
 
 import json
 import os
@@ -43,7 +44,7 @@ class ComposeStack(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls) -> None:
-        os.environ["APP_PORT"] = PORT  # read by compose.yml's interpolation
+        os.environ["EDGE_PORT"] = PORT  # read by compose.yml's interpolation: the way in
         compose("down", "--volumes", "--remove-orphans")
         started = time.monotonic()
         compose("up", "--detach", "--wait", "--no-build")
@@ -95,8 +96,9 @@ class ComposeStack(unittest.TestCase):
         self.assertEqual(data["Type"], "volume")
         self.assertEqual(data["Name"], f"{PROJECT}_pgdata")
 
-    def test_only_the_app_publishes_a_port(self) -> None:
-        for service in ("db", "redis", "migrate"):
+    def test_only_the_edge_publishes_a_port(self) -> None:
+        self.assertTrue(inspect("container", container_of("edge"))["HostConfig"]["PortBindings"])
+        for service in ("app", "db", "redis", "migrate"):
             with self.subTest(service=service):
                 ports = inspect("container", container_of(service))["HostConfig"]["PortBindings"]
                 self.assertFalse(ports)

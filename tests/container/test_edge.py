@@ -1,0 +1,129 @@
+"""The edge in front of three app replicas (`docker compose up --scale app=3`, compose.yml alone):
+every replica is used, and the app sees the client's own address, in its rate-limit bucket and
+in its access line, whatever the client claims in X-Forwarded-For."""
+
+import ipaddress
+import json
+import os
+import subprocess
+import time
+import unittest
+import urllib.request
+import uuid
+from typing import Any
+
+from tests.container.docker import (
+    compose_stack,
+    docker,
+    http_request,
+    inspect,
+    report,
+    subnet_for,
+)
+
+PROJECT = os.environ.get("SMOKE_PROJECT", "fastapi-starter-smoke") + "-edge"
+REPLICAS = 3
+
+
+def compose(*args: str) -> subprocess.CompletedProcess[str]:
+    os.environ["EDGE_PORT"] = ""  # a port of Docker's choosing: nothing to collide with
+    return compose_stack(PROJECT, *args)
+
+
+def log_lines(container: str) -> list[dict[str, Any]]:
+    logs = docker("logs", container)
+    lines = []
+    for line in (logs.stdout + logs.stderr).splitlines():
+        if line.startswith("{"):
+            lines.append(json.loads(line))
+    return lines
+
+
+def get(url: str, headers: dict[str, str]) -> tuple[int, dict[str, str]]:
+    request = urllib.request.Request(url, headers=headers)  # noqa: S310 - http only
+    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+        response.read()
+        return response.status, {k.lower(): v for k, v in response.headers.items()}
+
+
+class EdgeInFrontOfReplicas(unittest.TestCase):
+    url: str
+    apps: list[str]
+    edge: str
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        compose("down", "--volumes", "--remove-orphans")
+        started = time.monotonic()
+        compose("up", "--detach", "--wait", "--no-build", "--scale", f"app={REPLICAS}")
+        report(f"compose.yml with --scale app={REPLICAS} up: {time.monotonic() - started:.1f} s")
+        cls.url = "http://" + compose("port", "edge", "8080").stdout.strip()
+        cls.apps = compose("ps", "--quiet", "app").stdout.split()
+        cls.edge = compose("ps", "--quiet", "edge").stdout.strip()
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        compose("down", "--volumes", "--remove-orphans")
+
+    def test_every_replica_serves_requests_through_the_edge(self) -> None:
+        self.assertEqual(len(self.apps), REPLICAS)
+        marker = f"spread-{uuid.uuid4().hex[:8]}"
+        for n in range(30):
+            status, _ = get(f"{self.url}/health/live", {"X-Request-ID": f"{marker}-{n}"})
+            self.assertEqual(status, 200)
+        time.sleep(0.5)  # the access lines are written in batches
+        served = [
+            sum(1 for line in log_lines(app) if str(line.get("request_id")).startswith(marker))
+            for app in self.apps
+        ]
+        report(f"30 requests through the edge, per replica: {served}")
+        self.assertEqual(sum(served), 30)
+        self.assertTrue(all(served), f"a replica got nothing: {served}")
+
+    def test_the_app_sees_the_clients_address_not_the_edges_nor_a_forged_one(self) -> None:
+        request_id = f"client-{uuid.uuid4().hex}"
+        status, headers = get(
+            f"{self.url}/api/v1/items",
+            {"X-Request-ID": request_id, "X-Forwarded-For": "203.0.113.9"},
+        )
+        self.assertEqual(status, 200)
+        self.assertEqual(headers["x-request-id"], request_id, "a sane incoming id is kept")
+        time.sleep(0.5)
+        (edge_line,) = [l for l in log_lines(self.edge) if l.get("request_id") == request_id]
+        client = edge_line["client"]  # the address the edge took the connection from
+        (app_line,) = [
+            line
+            for app in self.apps
+            for line in log_lines(app)
+            if line.get("request_id") == request_id and line.get("logger") == "app.access"
+        ]
+        report(f"client as the edge and the app see it: {client} / {app_line['client']}")
+        self.assertEqual(app_line["client"], client)
+        self.assertNotIn(
+            ipaddress.ip_address(client), ipaddress.ip_network(subnet_for(PROJECT)), "not the edge"
+        )
+        buckets = docker(
+            "exec", compose("ps", "--quiet", "redis").stdout.strip(),
+            "redis-cli", "--scan", "--pattern", "ratelimit:addr:*",
+        ).stdout.split()
+        self.assertTrue([b for b in buckets if b.startswith(f"ratelimit:addr:{client}:")], buckets)
+        self.assertFalse([b for b in buckets if "203.0.113.9" in b], "a forged address counted")
+        self.assertFalse([b for b in buckets if b.startswith("ratelimit:addr:10.")], buckets)
+
+    def test_an_insane_request_id_is_replaced_by_the_edges_own(self) -> None:
+        status, headers = get(f"{self.url}/health/live", {"X-Request-ID": "not sane!" * 20})
+        self.assertEqual(status, 200)
+        self.assertRegex(headers["x-request-id"], r"^[0-9a-f]{32}$")
+
+    def test_the_edge_refuses_what_the_app_would_refuse_before_any_replica_sees_it(self) -> None:
+        self.assertEqual(http_request("GET", f"{self.url}/{'a' * 10_000}").status, 414)
+        too_big = http_request("POST", f"{self.url}/api/v1/items", {"name": "x" * 1_100_000})
+        self.assertEqual(too_big.status, 413)
+
+    def test_the_edge_is_non_root_read_only_and_healthy(self) -> None:
+        config = inspect("container", self.edge)
+        self.assertEqual(config["Config"]["User"], "101:101")
+        self.assertTrue(config["HostConfig"]["ReadonlyRootfs"])
+        self.assertEqual(config["HostConfig"]["CapDrop"], ["ALL"])
+        self.assertEqual(config["State"]["Health"]["Status"], "healthy")
+        self.assertFalse(inspect("container", self.apps[0])["HostConfig"]["PortBindings"])
