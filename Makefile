@@ -189,6 +189,14 @@ bench: config build ## Measure the stack against its floors (QUICK=1 for a 2-min
 recipes: ## Prove the README's recipes (resource, rename, remove the example, two clones) in copies
 	tests/recipes/run
 
+.PHONY: swarm-up
+swarm-up: config build ## Deploy $(APP_IMAGE) as a stack on a single-node swarm (edge on SWARM_PORT, 18090); again to roll out
+	deploy/swarm/stack up
+
+.PHONY: swarm-down
+swarm-down: ## Remove the swarm stack and its volumes; leave the swarm if swarm-up created it (idempotent)
+	deploy/swarm/stack down
+
 .PHONY: clean
 clean: config ## Remove containers, volumes, test stacks and caches (keeps .env and .secrets)
 	$(COMPOSE) --profile test down --volumes --remove-orphans
