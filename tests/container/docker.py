@@ -38,10 +38,12 @@ def compose_stack(
     """docker compose on compose.yml alone (the production shape) under a project of its own,
     with its own edge network (subnet_for), plus extra_files (paths from the project's root)."""
     os.environ["EDGE_SUBNET"] = subnet_for(project)
-    files = [arg for name in ("compose.yml", *extra_files) for arg in ("--file", str(PROJECT_ROOT / name))]
-    return docker(
-        "compose", "--project-name", project, *files, *args, timeout=timeout, check=check
-    )
+    files = [
+        arg
+        for name in ("compose.yml", *extra_files)
+        for arg in ("--file", str(PROJECT_ROOT / name))
+    ]
+    return docker("compose", "--project-name", project, *files, *args, timeout=timeout, check=check)
 
 
 def subnet_for(project: str) -> str:

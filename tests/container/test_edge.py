@@ -89,7 +89,9 @@ class EdgeInFrontOfReplicas(unittest.TestCase):
         self.assertEqual(status, 200)
         self.assertEqual(headers["x-request-id"], request_id, "a sane incoming id is kept")
         time.sleep(0.5)
-        (edge_line,) = [l for l in log_lines(self.edge) if l.get("request_id") == request_id]
+        (edge_line,) = [
+            line for line in log_lines(self.edge) if line.get("request_id") == request_id
+        ]
         client = edge_line["client"]  # the address the edge took the connection from
         (app_line,) = [
             line
@@ -103,8 +105,12 @@ class EdgeInFrontOfReplicas(unittest.TestCase):
             ipaddress.ip_address(client), ipaddress.ip_network(subnet_for(PROJECT)), "not the edge"
         )
         buckets = docker(
-            "exec", compose("ps", "--quiet", "redis").stdout.strip(),
-            "redis-cli", "--scan", "--pattern", "ratelimit:addr:*",
+            "exec",
+            compose("ps", "--quiet", "redis").stdout.strip(),
+            "redis-cli",
+            "--scan",
+            "--pattern",
+            "ratelimit:addr:*",
         ).stdout.split()
         self.assertTrue([b for b in buckets if b.startswith(f"ratelimit:addr:{client}:")], buckets)
         self.assertFalse([b for b in buckets if "203.0.113.9" in b], "a forged address counted")
