@@ -63,12 +63,15 @@ class ImageConfiguration(unittest.TestCase):
         self.assertEqual(self.config["Cmd"][0], "gunicorn", "exec form: gunicorn is PID 1")
         self.assertIsNone(self.config["Entrypoint"], "no shell wrapper in front of it")
         # gunicorn.conf.py is read from the working directory, as CMD does.
+        # The worker class is uvicorn's, with the app's HTTP limits (app/serving/worker.py).
         conf = run_in_image(
             "python",
             "-c",
-            "import runpy; print(runpy.run_path('gunicorn.conf.py')['worker_class'])",
+            "import runpy, pydoc, uvicorn_worker; "
+            "name = runpy.run_path('gunicorn.conf.py')['worker_class']; "
+            "print(name, issubclass(pydoc.locate(name), uvicorn_worker.UvicornWorker))",
         )
-        self.assertEqual(conf.stdout.strip(), "uvicorn_worker.UvicornWorker")
+        self.assertEqual(conf.stdout.strip(), "app.serving.worker.HardenedUvicornWorker True")
 
     def test_healthcheck_probes_liveness_without_curl(self) -> None:
         probe = " ".join(self.config["Healthcheck"]["Test"])
