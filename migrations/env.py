@@ -1,6 +1,7 @@
 """Alembic environment: async, with the URL taken from the app's own settings."""
 
 import asyncio
+import logging
 
 from alembic import context
 from sqlalchemy.engine import Connection
@@ -11,6 +12,8 @@ import app.exports.models
 import app.items.models  # noqa: F401
 from app.core.config import get_settings
 from app.core.database import Base, create_engine
+from app.core.dependency_errors import as_problem
+from app.core.errors import DependencyUnavailable
 from app.core.logging import configure_logging
 
 configure_logging(get_settings().log_level)
@@ -29,10 +32,28 @@ def run_migrations(connection: Connection) -> None:
         context.run_migrations()
 
 
+# A migration job may start while the database is still coming up (a restart, a failover, a
+# busy host): connecting is retried for about half a minute before the job fails.
+CONNECT_ATTEMPTS = 15
+
+
 async def run_migrations_online() -> None:
     engine = create_engine(get_settings())
     try:
-        async with engine.connect() as connection:
+        for attempt in range(1, CONNECT_ATTEMPTS + 1):
+            try:
+                connection = await engine.connect()
+                break
+            except Exception as error:
+                if attempt == CONNECT_ATTEMPTS or not isinstance(
+                    as_problem(error), DependencyUnavailable
+                ):
+                    raise
+                logging.getLogger(__name__).warning(
+                    "database not reachable yet, retrying", extra={"attempt": attempt}
+                )
+                await asyncio.sleep(2)
+        async with connection:
             await connection.run_sync(run_migrations)
             await connection.commit()
     finally:
