@@ -15,6 +15,8 @@ def create_redis(settings: Settings) -> Redis:
     """A client that fails fast: Redis is a cache here, and the caller decides what a miss means."""
     return Redis.from_url(
         settings.redis_url.get_secret_value(),
+        # A password in the URL, if any, wins over this one.
+        password=settings.redis_password.get_secret_value() or None,
         socket_timeout=settings.redis_socket_timeout_seconds,
         socket_connect_timeout=settings.redis_socket_timeout_seconds,
         max_connections=settings.redis_max_connections,

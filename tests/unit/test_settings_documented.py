@@ -31,6 +31,7 @@ NOT_PASSED_THROUGH = {
     "REDIS_URL": "fixed to the redis service",
     "POSTGRES_PASSWORD": "a secret file (/run/secrets), never an environment variable",
     "API_KEYS": "a secret file (/run/secrets), never an environment variable",
+    "REDIS_PASSWORD": "a secret file (/run/secrets), never an environment variable",
 }
 
 
