@@ -5,7 +5,9 @@ import os
 import subprocess
 import time
 import unittest
+from typing import Any
 
+from tests.container import services
 from tests.container.docker import (
     PROJECT_ROOT,
     compose_stack,
@@ -22,8 +24,8 @@ PORT = os.environ.get("SMOKE_PORT", "18000")
 URL = f"http://127.0.0.1:{PORT}"
 
 
-def compose(*args: str) -> subprocess.CompletedProcess[str]:
-    return compose_stack(PROJECT, *args)
+def compose(*args: str, **options: Any) -> subprocess.CompletedProcess[str]:
+    return compose_stack(PROJECT, *args, **options)
 
 
 def container_of(service: str) -> str:
@@ -174,6 +176,72 @@ class ComposeStack(unittest.TestCase):
         self.assertTrue(access)
         self.assertTrue(all(line["request_id"] for line in access))
         self.assertTrue({"method", "path", "status", "duration_ms", "time"} <= set(access[-1]))
+
+    # --- the database's roles ------------------------------------------------------------------
+
+    def test_the_app_is_not_a_database_superuser_and_creates_nothing(self) -> None:
+        facts = services.app_database_facts(compose)
+        report(f"the app connects as {facts['user']!r}: {facts}")
+        self.assertEqual(facts["user"], services.roles(compose)["app"])
+        self.assertIs(facts["rolsuper"], False)
+        self.assertIs(facts["rolcreatedb"], False)
+        self.assertIs(facts["rolcreaterole"], False)
+        for attempt in ("create_table", "create_temp_table", "create_schema", "alter_table"):
+            with self.subTest(attempt=attempt):
+                self.assertEqual(facts[attempt], services.INSUFFICIENT_PRIVILEGE)
+
+    def test_the_migrations_tables_belong_to_the_owner_role(self) -> None:
+        roles = services.roles(compose)
+        owners = services.table_owners(compose)
+        report(f"table owners: {owners}; roles: {roles}")
+        self.assertIn("alembic_version", owners)
+        self.assertEqual(set(owners.values()), {roles["owner"]})
+        self.assertNotIn(roles["owner"], (roles["app"], roles["superuser"]))
+        owner = services.psql(
+            compose,
+            f"SELECT rolsuper, rolcreatedb, pg_has_role('{roles['app']}', oid, 'MEMBER'),"
+            f" (SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database())"
+            f" FROM pg_roles WHERE rolname = '{roles['owner']}'",
+        )
+        # Not a superuser, no CREATEDB outside the test stack, the app not among its members,
+        # and the database is its.
+        self.assertEqual(owner, f"f|f|f|{roles['owner']}")
+
+    def test_a_table_a_later_migration_creates_is_the_apps_to_read_and_write(self) -> None:
+        roles = services.roles(compose)
+        app = roles["app"]
+        # As the owner, as a migration would; rolled back, so it leaves nothing behind.
+        privileges = services.psql(
+            compose,
+            f'BEGIN; SET ROLE "{roles["owner"]}"; CREATE TABLE smoke_later (id serial);'
+            f" SELECT has_table_privilege('{app}', 'smoke_later', 'SELECT, INSERT, UPDATE, DELETE')"
+            f" AND has_sequence_privilege('{app}', 'smoke_later_id_seq', 'USAGE'),"
+            f" has_table_privilege('{app}', 'smoke_later', 'TRUNCATE, REFERENCES, TRIGGER');"
+            " ROLLBACK",
+        )
+        self.assertEqual(privileges.splitlines()[-1], "t|f")
+
+    def test_the_superuser_serves_the_db_container_only(self) -> None:
+        roles = services.roles(compose)
+        self.assertNotIn(roles["superuser"], (roles["app"], roles["owner"]))
+        connected = services.psql(
+            compose,
+            "SELECT DISTINCT usename FROM pg_stat_activity WHERE client_addr IS NOT NULL",
+        )
+        self.assertNotIn(roles["superuser"], connected.splitlines())
+        # Over TCP, even with the right password: refused.
+        attempt = compose(
+            "exec",
+            "-T",
+            "db",
+            "sh",
+            "-c",
+            'PGPASSWORD=$(cat "$POSTGRES_PASSWORD_FILE") psql -h 127.0.0.1 '
+            '-U "$POSTGRES_USER" -d "$POSTGRES_DB" -c "SELECT 1"',
+            check=False,
+        )
+        self.assertNotEqual(attempt.returncode, 0)
+        self.assertIn("pg_hba.conf rejects connection", attempt.stderr)
 
 
 if __name__ == "__main__":

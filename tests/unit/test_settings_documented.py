@@ -21,7 +21,11 @@ STACK_VARIABLES = {
     "APP_MEMORY",
     "POSTGRES_HOST_PORT",
     "REDIS_HOST_PORT",
+    "POSTGRES_SUPERUSER",
+    "POSTGRES_OWNER",
     "POSTGRES_PASSWORD_FILE",
+    "POSTGRES_OWNER_PASSWORD_FILE",
+    "POSTGRES_SUPERUSER_PASSWORD_FILE",
     "API_KEYS_FILE",
 }
 # Settings that compose.yml does not pass through, each for a reason.
@@ -66,8 +70,9 @@ def readme_table_names() -> list[str]:
 
 
 def compose_environment_names() -> set[str]:
-    """The keys of the x-app environment block in compose.yml."""
-    block = read("compose.yml").split("  environment:\n", 1)[1]
+    """The keys of the x-app environment block in compose.yml (anchored, for migrate's)."""
+    start = re.compile(r"^  environment:(?: &[\w-]+)?\n", re.MULTILINE)
+    block = start.split(read("compose.yml"), maxsplit=1)[1]
     names = set()
     for line in block.splitlines():
         if not line.startswith("    "):
