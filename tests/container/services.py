@@ -104,3 +104,14 @@ def app_database_facts(compose: Compose) -> dict[str, Any]:
 def table_owners(compose: Compose) -> dict[str, str]:
     rows = psql(compose, "SELECT tablename, tableowner FROM pg_tables WHERE schemaname = 'public'")
     return dict(line.split("|") for line in rows.splitlines())
+
+
+def redis_cli(compose: Compose, *args: str) -> str:
+    """redis-cli in the redis container, authenticated: REDISCLI_AUTH passed on from this
+    process's environment, so the password is on no command line."""
+    password = secret_value(compose, "redis_password")
+    result = compose(
+        "exec", "-T", "-e", "REDISCLI_AUTH", "redis", "redis-cli", *args,
+        env={"REDISCLI_AUTH": password},
+    )  # fmt: skip
+    return str(result.stdout).strip()

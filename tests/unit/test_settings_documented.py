@@ -19,6 +19,8 @@ STACK_VARIABLES = {
     "APP_PORT",
     "APP_CPUS",
     "APP_MEMORY",
+    "DB_MEMORY",
+    "REDIS_MEMORY",
     "POSTGRES_HOST_PORT",
     "REDIS_HOST_PORT",
     "POSTGRES_SUPERUSER",
@@ -27,6 +29,8 @@ STACK_VARIABLES = {
     "POSTGRES_OWNER_PASSWORD_FILE",
     "POSTGRES_SUPERUSER_PASSWORD_FILE",
     "API_KEYS_FILE",
+    "REDIS_PASSWORD_FILE",
+    "REDIS_ACL_FILE",
 }
 # Settings that compose.yml does not pass through, each for a reason.
 NOT_PASSED_THROUGH = {
@@ -108,7 +112,7 @@ def test_compose_passes_every_setting_to_the_app() -> None:
 def test_the_secrets_reach_the_app_as_files() -> None:
     compose = read("compose.yml")
 
-    for secret in ("postgres_password", "api_keys"):
+    for secret in ("postgres_password", "api_keys", "redis_password"):
         assert f"{secret}:" in compose.split("\nsecrets:", 1)[1]
         assert secret in Settings.model_fields
 
