@@ -7,6 +7,7 @@ from typing import Any
 from asgi_lifespan import LifespanManager
 from fastapi import APIRouter, Depends, FastAPI
 from httpx import ASGITransport, AsyncClient
+from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -67,6 +68,12 @@ async def serve(app: FastAPI) -> AsyncIterator[AsyncClient]:
         transport = ASGITransport(app=manager.app)
         async with AsyncClient(transport=transport, base_url="http://test") as http:
             yield http
+
+
+def queue_client(settings: Settings) -> Redis:
+    """A client of the test's own for the queue store (which takes the Redis password)."""
+    password = settings.redis_password.get_secret_value() or None
+    return Redis.from_url(settings.queue_redis_url.get_secret_value(), password=password)
 
 
 def changed(settings: Settings, **updates: object) -> Settings:

@@ -20,6 +20,7 @@ from app.exports.config import ExportSettings
 from app.exports.models import Export, ExportChunk
 from app.exports.registry import CsvExport, register
 from app.exports.service import ExportService
+from tests.unit.support import queue_client
 
 NUMBERS = register(
     CsvExport(
@@ -40,7 +41,7 @@ async def resources(settings: Settings) -> AsyncIterator[Resources]:
 
 @pytest.fixture
 async def queue(settings: Settings) -> AsyncIterator[Redis]:
-    redis = Redis.from_url(settings.queue_redis_url.get_secret_value())
+    redis = queue_client(settings)
     await redis.delete("jobs")
     yield redis
     await redis.aclose()

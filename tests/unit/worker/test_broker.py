@@ -7,18 +7,18 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from redis.asyncio import Redis
 from taskiq import AckableMessage, BrokerMessage
 
 from app.core.config import Settings
 from app.worker.broker import ReclaimingRedisStreamBroker
+from tests.unit.support import queue_client
 
 
 @pytest.fixture
 async def stream(settings: Settings) -> AsyncIterator[str]:
     name = f"test-jobs-{uuid.uuid4().hex}"
     yield name
-    redis = Redis.from_url(settings.queue_redis_url.get_secret_value())
+    redis = queue_client(settings)
     await redis.delete(name)
     await redis.aclose()
 
@@ -26,6 +26,7 @@ async def stream(settings: Settings) -> AsyncIterator[str]:
 def consumer(settings: Settings, stream: str, idle_ms: int) -> ReclaimingRedisStreamBroker:
     return ReclaimingRedisStreamBroker(
         settings.queue_redis_url.get_secret_value(),
+        password=settings.redis_password.get_secret_value() or None,
         queue_name=stream,
         consumer_group_name="test-workers",
         idle_timeout=idle_ms,
