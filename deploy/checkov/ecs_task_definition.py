@@ -20,7 +20,13 @@ from checkov.cloudformation.checks.resource.base_resource_check import BaseResou
 from checkov.common.models.enums import CheckCategories, CheckResult
 
 # The settings that are secrets (app/core/config.py: SecretStr, or files in /run/secrets).
-SECRET_SETTINGS = {"POSTGRES_PASSWORD", "API_KEYS", "REDIS_URL", "QUEUE_REDIS_URL", "REDIS_PASSWORD"}
+SECRET_SETTINGS = {
+    "POSTGRES_PASSWORD",
+    "API_KEYS",
+    "REDIS_URL",
+    "QUEUE_REDIS_URL",
+    "REDIS_PASSWORD",
+}
 
 
 def containers(conf: dict[str, Any]) -> list[dict[str, Any]]:
@@ -74,7 +80,7 @@ class SecretsByReference(TaskDefinitionCheck):
     def __init__(self) -> None:
         super().__init__(
             "CKV_FASTAPI_3",
-            "ECS containers take secret settings from Secrets Manager only, POSTGRES_PASSWORD included",
+            "ECS containers take secret settings from Secrets Manager only (POSTGRES_PASSWORD too)",
         )
 
     def container_passes(self, container: dict[str, Any]) -> bool:

@@ -165,8 +165,7 @@ def trusted_only(expression: str) -> bool:
         return all(trusted_only(alternative) for alternative in alternatives)
     terms = top_level(unwrapped(alternatives[0]), "&&")
     return any(
-        TRUSTED_EVENT.match(term) or (term.startswith("(") and trusted_only(term))
-        for term in terms
+        TRUSTED_EVENT.match(term) or (term.startswith("(") and trusted_only(term)) for term in terms
     )
 
 
@@ -205,7 +204,9 @@ def pushes(step: Job) -> bool:
 
 def deploys(step: Job) -> bool:
     run = step.get("run")
-    return action(step) in DEPLOY_ACTIONS or (isinstance(run, str) and bool(DEPLOY_COMMAND.search(run)))
+    if action(step) in DEPLOY_ACTIONS:
+        return True
+    return isinstance(run, str) and bool(DEPLOY_COMMAND.search(run))
 
 
 def check_permissions(workflow: Job) -> list[str]:

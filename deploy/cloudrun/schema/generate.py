@@ -40,12 +40,14 @@ def discovery() -> dict[str, Any]:
 
 
 def unsupported(field: dict[str, Any]) -> bool:
-    return field.get("description", "").lower().startswith(
-        ("not supported by cloud run", "not supported in cloud run")
+    return (
+        field.get("description", "")
+        .lower()
+        .startswith(("not supported by cloud run", "not supported in cloud run"))
     )
 
 
-def convert(field: dict[str, Any]) -> dict[str, Any] | bool:
+def convert(field: dict[str, Any]) -> dict[str, Any] | bool:  # noqa: PLR0911, PLR0912 (a type each)
     """One discovery field (or schema) as JSON Schema."""
     if unsupported(field):
         return False
