@@ -114,8 +114,14 @@ test: config ## Run the tests in the dev image against a throwaway Postgres and 
 lint: config ## Check: ruff, ruff format, mypy --strict
 	$(DEV) sh -c 'ruff check . && ruff format --check . && mypy'
 
+.PHONY: lint-deploy
+lint-deploy: config ## Check deploy/ offline: cfn-lint, checkov, kubectl kustomize + kubernetes-validate, check-jsonschema; each refuses its planted defects
+	@# tests/deploy/check_deploy.py: every checker on the real definitions (no finding), then on
+	@# tests/deploy/fixtures/, where each must refuse the defect a fixture plants.
+	$(DEV) sh -c 'python tests/deploy/check_deploy.py && python tests/deploy/check_deploy.py --planted'
+
 .PHONY: lint-ci
-lint-ci: config ## Check the delivery pipeline offline: zizmor, check-jsonschema, hadolint, compose, pins, publishing rules
+lint-ci: config lint-deploy ## Check the delivery pipeline and deploy/ offline: zizmor, check-jsonschema, hadolint, compose, pins, publishing rules, lint-deploy
 	@# check_workflow.py: one build, scanned, pushed by a push-only job; no cancelled publish;
 	@# hashed pip. --self-test proves it can fail: each planted defect in its fixtures is refused.
 	$(DEV) sh -c '\
