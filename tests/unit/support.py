@@ -54,6 +54,14 @@ async def write_database(resources: ResourcesDep) -> str:
     return str(value)
 
 
+@probes.get("/divide")
+async def divide_by_zero(resources: ResourcesDep, value: str) -> int:
+    """A statement the database refuses (division by zero), the client's value a parameter."""
+    async with resources.read_sessions() as session:
+        statement = text("SELECT length(:value) / 0")
+        return int((await session.execute(statement, {"value": value})).scalar_one())
+
+
 def create_app_with_probes(settings: Settings) -> FastAPI:
     app = create_app(settings)
     app.include_router(probes)
