@@ -5,6 +5,7 @@ import logging
 
 from alembic import context
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 # Every model module must be imported here so autogenerate sees its tables
 # (`make resource` adds a line here).
@@ -17,6 +18,7 @@ from app.core.errors import DependencyUnavailable
 from app.core.logging import configure_logging
 
 configure_logging(get_settings().log_level)
+logger = logging.getLogger(__name__)
 target_metadata = Base.metadata
 
 
@@ -37,25 +39,28 @@ def run_migrations(connection: Connection) -> None:
 CONNECT_ATTEMPTS = 15
 
 
+async def connect(engine: AsyncEngine) -> AsyncConnection:
+    for attempt in range(1, CONNECT_ATTEMPTS + 1):
+        try:
+            return await engine.connect()
+        except Exception as error:
+            unavailable = isinstance(as_problem(error), DependencyUnavailable)
+            if attempt == CONNECT_ATTEMPTS or not unavailable:
+                raise
+            logger.warning("database not reachable yet, retrying", extra={"attempt": attempt})
+            await asyncio.sleep(2)
+    raise AssertionError("unreachable")
+
+
 async def run_migrations_online() -> None:
     engine = create_engine(get_settings())
     try:
-        for attempt in range(1, CONNECT_ATTEMPTS + 1):
-            try:
-                connection = await engine.connect()
-                break
-            except Exception as error:
-                if attempt == CONNECT_ATTEMPTS or not isinstance(
-                    as_problem(error), DependencyUnavailable
-                ):
-                    raise
-                logging.getLogger(__name__).warning(
-                    "database not reachable yet, retrying", extra={"attempt": attempt}
-                )
-                await asyncio.sleep(2)
-        async with connection:
+        connection = await connect(engine)
+        try:
             await connection.run_sync(run_migrations)
             await connection.commit()
+        finally:
+            await connection.close()
     finally:
         await engine.dispose()
 
