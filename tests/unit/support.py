@@ -62,9 +62,25 @@ async def divide_by_zero(resources: ResourcesDep, value: str) -> int:
         return int((await session.execute(statement, {"value": value})).scalar_one())
 
 
+# The same under the API's prefix, where writes need a key before their body is read.
+API_PROBES = "/api/v1/test-probe"
+api_probes = APIRouter(prefix=API_PROBES)
+
+
+@api_probes.get("")
+async def api_ok() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@api_probes.post("", dependencies=[Depends(require_json)])
+async def api_echo(body: dict[str, Any]) -> dict[str, Any]:
+    return body
+
+
 def create_app_with_probes(settings: Settings) -> FastAPI:
     app = create_app(settings)
     app.include_router(probes)
+    app.include_router(api_probes)
     return app
 
 
