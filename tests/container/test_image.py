@@ -158,7 +158,7 @@ class WorkerCount(unittest.TestCase):
             time.sleep(1.5)  # let every worker announce itself
             return docker("logs", name).stdout.count("Booting worker")
         finally:
-            docker("rm", "-f", name)
+            docker("rm", "-f", "--volumes", name)
 
     def test_defaults_to_the_cpus_the_container_may_use(self) -> None:
         self.assertEqual(self.booted_workers("--cpus", "1"), 1)
@@ -193,7 +193,7 @@ class ReadOnlyRunAndGracefulStop(unittest.TestCase):
             "import socket, time\ns = socket.create_server(('', 6379))\n"
             "conns = []\nwhile True: conns.append(s.accept())",
         )
-        self.addCleanup(docker, "rm", "-f", self.hung, check=False)
+        self.addCleanup(docker, "rm", "-f", "--volumes", self.hung, check=False)
         started = time.monotonic()
         docker(
             "run",
@@ -213,7 +213,7 @@ class ReadOnlyRunAndGracefulStop(unittest.TestCase):
             "HEALTH_CHECK_TIMEOUT_SECONDS=1",
             IMAGE,
         )
-        self.addCleanup(docker, "rm", "-f", self.app, check=False)
+        self.addCleanup(docker, "rm", "-f", "--volumes", self.app, check=False)
         wait_for(lambda: health_status(self.app) == "healthy", 60, "healthy")
         self.healthy_after = time.monotonic() - started
         self.url = published_url(self.app)

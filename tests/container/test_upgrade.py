@@ -122,7 +122,7 @@ class DatabaseRolesUpgrade(unittest.TestCase):
         old_psql("CREATE TABLE upgrade_probe (note text)")
         old_psql(f"INSERT INTO upgrade_probe VALUES ('{OLD_ROW}')")
         docker("stop", OLD_DB)
-        docker("rm", OLD_DB)
+        docker("rm", "--volumes", OLD_DB)
 
         # The step, then the stack as usual.
         started = time.monotonic()
