@@ -80,7 +80,7 @@ class Fuzzing(unittest.TestCase):
             "/src",
             "--env",
             "HOME=/tmp",
-            "fastapi-starter:dev",
+            os.environ.get("DEV_IMAGE", "fastapi-starter:dev"),
             "st",
             "--config-file",
             "tests/chaos/schemathesis.toml",
