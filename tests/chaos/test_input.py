@@ -1,6 +1,7 @@
 """Concurrent writers, generated and hostile input, and memory under load: always a clear answer."""
 
 import json
+import os
 import threading
 import time
 import unittest
