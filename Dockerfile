@@ -64,6 +64,14 @@ RUN --mount=type=cache,target=/root/.cache/uv \
     --mount=type=bind,source=pyproject.toml,target=pyproject.toml \
     uv sync --locked --no-install-project
 
+# checkov (make lint-deploy) in a virtualenv of its own: its pins clash with pytest's, so the
+# lock resolves it apart (pyproject.toml's `checkov` group). Only its command joins the PATH.
+RUN --mount=type=cache,target=/root/.cache/uv \
+    --mount=type=bind,source=uv.lock,target=uv.lock \
+    --mount=type=bind,source=pyproject.toml,target=pyproject.toml \
+    UV_PROJECT_ENVIRONMENT=/opt/checkov uv sync --locked --only-group checkov --no-install-project \
+ && ln -s /opt/checkov/bin/checkov /usr/local/bin/checkov
+
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
@@ -101,6 +109,12 @@ COPY app ./app
 
 # Smoke import: a missing dependency or a syntax error fails the build, not the deploy.
 RUN python -c "import app.main"
+
+# The one writable path. Compose and Kubernetes mount a tmpfs or an emptyDir over it; ECS on
+# Fargate has no tmpfs, and its bind mounts are root-owned 0755 unless the image declares the
+# path a VOLUME, whose mode (here /tmp's 1777) it then copies: that is what lets uid 10001 write
+# there on a read-only root. Where a tmpfs is mounted (--tmpfs, Compose), no volume is created.
+VOLUME ["/tmp"]
 
 # Numeric, so Kubernetes' runAsNonRoot can verify it without reading /etc/passwd.
 USER 10001:10001

@@ -40,6 +40,8 @@ config: ## Create .env (own Compose project, free ports) and the secrets if miss
 
 .PHONY: up
 up: config ## Build and start the dev stack (hot reload), wait until healthy, print the URLs
+	@# The database's roles first, so a volume from before them is upgraded (idempotent).
+	@$(MAKE) db-roles
 	$(COMPOSE) up --detach --build --wait
 	@$(COMPOSE) ps --format 'table {{.Service}}\t{{.Status}}'
 	@port=$$(sed -n 's/^APP_PORT=//p' .env); port=$${port:-8000}; \
@@ -64,8 +66,17 @@ shell: ## Open a shell in the running app container
 	$(COMPOSE) exec app bash
 
 .PHONY: psql
-psql: ## Open psql on the running database
+psql: ## Open psql on the running database (as its superuser, through the socket)
 	$(COMPOSE) exec db sh -c 'psql -U "$$POSTGRES_USER" -d "$$POSTGRES_DB"'
+
+.PHONY: db-roles
+db-roles: config ## Set up the database roles on an existing volume, or upgrade an old one (idempotent)
+	@# The script a fresh volume runs at init, as the volume's superuser through the socket: it
+	@# creates the owner and app roles, sets every password from its file, and upgrades a
+	@# volume whose superuser was the app's own role. `make up` runs it; with compose.yml
+	@# alone, run it with COMPOSE="docker compose -f compose.yml", then start the stack.
+	$(COMPOSE) up --detach --wait db
+	$(COMPOSE) exec -T --user postgres db /docker-entrypoint-initdb.d/10-roles.sh
 
 .PHONY: migrate
 migrate: config ## Apply the migrations (alembic upgrade head)
@@ -103,8 +114,14 @@ test: config ## Run the tests in the dev image against a throwaway Postgres and 
 lint: config ## Check: ruff, ruff format, mypy --strict
 	$(DEV) sh -c 'ruff check . && ruff format --check . && mypy'
 
+.PHONY: lint-deploy
+lint-deploy: config ## Check deploy/ offline: cfn-lint, checkov, kubectl kustomize + kubernetes-validate, check-jsonschema; each refuses its planted defects
+	@# tests/deploy/check_deploy.py: every checker on the real definitions (no finding), then on
+	@# tests/deploy/fixtures/, where each must refuse the defect a fixture plants.
+	$(DEV) sh -c 'python tests/deploy/check_deploy.py && python tests/deploy/check_deploy.py --planted'
+
 .PHONY: lint-ci
-lint-ci: config ## Check the delivery pipeline offline: zizmor, check-jsonschema, hadolint, compose, pins, publishing rules
+lint-ci: config lint-deploy ## Check the delivery pipeline and deploy/ offline: zizmor, check-jsonschema, hadolint, compose, pins, publishing rules, lint-deploy
 	@# check_workflow.py: one build, scanned, pushed by a push-only job; no cancelled publish;
 	@# hashed pip. --self-test proves it can fail: each planted defect in its fixtures is refused.
 	$(DEV) sh -c '\
@@ -202,6 +219,7 @@ clean: config ## Remove containers, volumes, test stacks and caches (keeps .env 
 	$(COMPOSE) --profile test down --volumes --remove-orphans
 	$(TEST_STACK) down --volumes --remove-orphans
 	$(COMPOSE) --project-name $(SMOKE_PROJECT) -f compose.yml down --volumes --remove-orphans
+	$(COMPOSE) --project-name $(SMOKE_PROJECT)-upgrade -f compose.yml down --volumes --remove-orphans
 	$(CHAOS) down --volumes --remove-orphans
 	$(COMPOSE) --project-name $(BENCH_PROJECT) -f compose.yml -f bench/compose.bench.yml down --volumes --remove-orphans
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov

@@ -1,9 +1,11 @@
 """Alembic environment: async, with the URL taken from the app's own settings."""
 
 import asyncio
+import logging
 
 from alembic import context
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 # Every model module must be imported here so autogenerate sees its tables
 # (`make resource` adds a line here).
@@ -11,9 +13,12 @@ import app.exports.models
 import app.items.models  # noqa: F401
 from app.core.config import get_settings
 from app.core.database import Base, create_engine
+from app.core.dependency_errors import as_problem
+from app.core.errors import DependencyUnavailable
 from app.core.logging import configure_logging
 
 configure_logging(get_settings().log_level)
+logger = logging.getLogger(__name__)
 target_metadata = Base.metadata
 
 
@@ -29,12 +34,33 @@ def run_migrations(connection: Connection) -> None:
         context.run_migrations()
 
 
+# A migration job may start while the database is still coming up (a restart, a failover, a
+# busy host): connecting is retried for about half a minute before the job fails.
+CONNECT_ATTEMPTS = 15
+
+
+async def connect(engine: AsyncEngine) -> AsyncConnection:
+    for attempt in range(1, CONNECT_ATTEMPTS + 1):
+        try:
+            return await engine.connect()
+        except Exception as error:
+            unavailable = isinstance(as_problem(error), DependencyUnavailable)
+            if attempt == CONNECT_ATTEMPTS or not unavailable:
+                raise
+            logger.warning("database not reachable yet, retrying", extra={"attempt": attempt})
+            await asyncio.sleep(2)
+    raise AssertionError("unreachable")
+
+
 async def run_migrations_online() -> None:
     engine = create_engine(get_settings())
     try:
-        async with engine.connect() as connection:
+        connection = await connect(engine)
+        try:
             await connection.run_sync(run_migrations)
             await connection.commit()
+        finally:
+            await connection.close()
     finally:
         await engine.dispose()
 

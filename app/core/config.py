@@ -88,6 +88,8 @@ class Settings(SettingsBase):
     db_statement_timeout_ms: PositiveInt = 5000
 
     redis_url: SecretStr = SecretStr("redis://localhost:6379/0")
+    # A secret (the file /run/secrets/redis_password); empty: none, or the one in redis_url.
+    redis_password: SecretStr = SecretStr("")
     redis_socket_timeout_seconds: PositiveFloat = 1.0
     redis_max_connections: PositiveInt = 50
     # After a Redis failure, skip Redis for this long: an outage costs one timeout, not one

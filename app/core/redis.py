@@ -21,6 +21,8 @@ def create_redis(settings: Settings) -> Redis:
         # instead of failing at once: running out of connections is back-pressure, not an
         # outage, and must not switch the rate limiter off (see is_pool_exhausted).
         timeout=settings.redis_socket_timeout_seconds,
+        # A password in the URL, if any, wins over this one.
+        password=settings.redis_password.get_secret_value() or None,
         socket_timeout=settings.redis_socket_timeout_seconds,
         socket_connect_timeout=settings.redis_socket_timeout_seconds,
         # One immediate retry covers a connection the server closed while idle; more would

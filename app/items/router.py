@@ -1,5 +1,6 @@
 """HTTP for items: routes, status codes and documentation; the work is in the kit's service."""
 
+import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -16,6 +17,8 @@ from app.items.service import ItemServiceDep
 from app.kit.conditional import ReadConditions, WriteConditions, representation_response
 from app.kit.errors import documented_errors
 
+# An item's id is a UUID in the path itself: anything else matches no route (404), and
+# /items/exports is not taken for an item's id.
 router = APIRouter(prefix="/items", tags=["items"])
 
 WRITE = [Depends(require_api_key), Depends(require_json)]
@@ -52,42 +55,44 @@ async def list_items(
     return Response(await service.page(limit, cursor), media_type=JSON)
 
 
-@router.head("/{item_id}", include_in_schema=False)
+@router.head("/{item_id:uuid}", include_in_schema=False)
 @router.get(
-    "/{item_id}",
+    "/{item_id:uuid}",
     response_model=ItemOut,
     summary="Read an item",
     responses=documented_errors("read"),
 )
-async def read_item(item_id: str, service: ItemServiceDep, conditions: ReadConditions) -> Response:
-    return representation_response(await service.read(item_id), conditions)
+async def read_item(
+    item_id: uuid.UUID, service: ItemServiceDep, conditions: ReadConditions
+) -> Response:
+    return representation_response(await service.read(str(item_id)), conditions)
 
 
 @router.patch(
-    "/{item_id}",
+    "/{item_id:uuid}",
     response_model=ItemOut,
     dependencies=WRITE,
     summary="Change some fields of an item",
     responses=documented_errors("update"),
 )
 async def update_item(
-    item_id: str, changes: ItemUpdate, service: ItemServiceDep, conditions: WriteConditions
+    item_id: uuid.UUID, changes: ItemUpdate, service: ItemServiceDep, conditions: WriteConditions
 ) -> Response:
     values = changes.model_dump(exclude_unset=True)
-    return representation_response(await service.update(item_id, values, conditions))
+    return representation_response(await service.update(str(item_id), values, conditions))
 
 
 @router.delete(
-    "/{item_id}",
+    "/{item_id:uuid}",
     status_code=204,
     dependencies=[Depends(require_api_key)],
     summary="Delete an item",
     responses=documented_errors("delete"),
 )
 async def delete_item(
-    item_id: str, service: ItemServiceDep, conditions: WriteConditions
+    item_id: uuid.UUID, service: ItemServiceDep, conditions: WriteConditions
 ) -> Response:
-    await service.delete(item_id, conditions)
+    await service.delete(str(item_id), conditions)
     return Response(status_code=204)
 
 

@@ -94,6 +94,8 @@ class ReclaimingRedisStreamBroker(RedisStreamBroker):
 
 broker = ReclaimingRedisStreamBroker(
     url=settings.queue_redis_url.get_secret_value(),
+    # The queue store shares the cache's password (a password in the URL, if any, wins).
+    password=settings.redis_password.get_secret_value() or None,
     queue_name="jobs",
     consumer_group_name="workers",
     idle_timeout=worker_settings.worker_reclaim_idle_seconds * 1000,

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from tests.container import services
 from tests.container.docker import (
     PROJECT_ROOT,
     Reply,
@@ -50,11 +51,16 @@ STACK_ENVIRONMENT = {
 
 
 def compose(
-    *args: str, timeout: float = 180, check: bool = True
+    *args: str, timeout: float = 180, check: bool = True, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     os.environ.update(STACK_ENVIRONMENT)
     return compose_stack(
-        PROJECT, *args, timeout=timeout, check=check, extra_files=("tests/chaos/compose.chaos.yml",)
+        PROJECT,
+        *args,
+        timeout=timeout,
+        check=check,
+        env=env,
+        extra_files=("tests/chaos/compose.chaos.yml",),
     )
 
 
@@ -105,7 +111,7 @@ def wait_ready(timeout: float = 30) -> float:
 
 
 def psql(sql: str) -> str:
-    """Runs SQL in the db container as the stack's own user; returns unaligned output."""
+    """Runs SQL in the db container as its superuser (the socket); returns unaligned output."""
     result = compose(
         "exec",
         "-T",
@@ -119,11 +125,13 @@ def psql(sql: str) -> str:
 
 
 def redis_cli(*args: str) -> str:
-    return compose("exec", "-T", "redis", "redis-cli", *args).stdout.strip()
+    """redis-cli in the redis container, with the stack's Redis password."""
+    return services.redis_cli(compose, *args)
 
 
 def queue_cli(*args: str) -> str:
-    return compose("exec", "-T", "queue", "redis-cli", *args).stdout.strip()
+    """redis-cli in the queue store, with the stack's Redis password."""
+    return services.redis_cli(compose, *args, service="queue")
 
 
 def app_log_lines(since: str) -> list[str]:

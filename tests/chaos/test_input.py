@@ -1,6 +1,7 @@
 """Concurrent writers, generated and hostile input, and memory under load: always a clear answer."""
 
 import json
+import os
 import threading
 import time
 import unittest
@@ -80,7 +81,7 @@ class Fuzzing(unittest.TestCase):
             "/src",
             "--env",
             "HOME=/tmp",
-            "fastapi-starter:dev",
+            os.environ.get("DEV_IMAGE", "fastapi-starter:dev"),
             "st",
             "--config-file",
             "tests/chaos/schemathesis.toml",

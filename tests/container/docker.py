@@ -17,11 +17,17 @@ IMAGE = os.environ.get("APP_IMAGE", "fastapi-starter:local")
 
 
 def docker(
-    *args: str, check: bool = True, timeout: float = 120
+    *args: str, check: bool = True, timeout: float = 120, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run a docker CLI command; on failure, the error says what docker printed."""
+    """Run a docker CLI command; on failure, the error says what docker printed. ``env`` adds
+    variables to its environment (``exec -e NAME`` passes one on without putting it on argv)."""
     result = subprocess.run(  # noqa: S603 - fixed program, arguments from the tests
-        ["docker", *args], capture_output=True, text=True, timeout=timeout, check=False
+        ["docker", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env={**os.environ, **env} if env else None,
     )
     if check and result.returncode != 0:
         raise AssertionError(f"docker {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
@@ -33,6 +39,7 @@ def compose_stack(
     *args: str,
     timeout: float = 180,
     check: bool = True,
+    env: dict[str, str] | None = None,
     extra_files: tuple[str, ...] = (),
 ) -> subprocess.CompletedProcess[str]:
     """docker compose on compose.yml alone (the production shape) under a project of its own,
@@ -43,7 +50,9 @@ def compose_stack(
         for name in ("compose.yml", *extra_files)
         for arg in ("--file", str(PROJECT_ROOT / name))
     ]
-    return docker("compose", "--project-name", project, *files, *args, timeout=timeout, check=check)
+    return docker(
+        "compose", "--project-name", project, *files, *args, timeout=timeout, check=check, env=env
+    )
 
 
 def subnet_for(project: str) -> str:

@@ -10,7 +10,7 @@ from tests.container.docker import IMAGE, docker, http_get, published_url, wait_
 class ProductionDefaults(unittest.TestCase):
     def setUp(self) -> None:
         self.name = f"smoke-defaults-{uuid.uuid4().hex[:8]}"
-        self.addCleanup(docker, "rm", "--force", self.name, check=False)
+        self.addCleanup(docker, "rm", "--force", "--volumes", self.name, check=False)
 
     def start(self, *options: str) -> str:
         docker(
@@ -25,7 +25,7 @@ class ProductionDefaults(unittest.TestCase):
         url = self.start()
         for path in ("/docs", "/redoc", "/openapi.json"):
             self.assertEqual(http_get(f"{url}{path}").status, 404, path)
-        docker("rm", "--force", self.name)
+        docker("rm", "--force", "--volumes", self.name)
 
         url = self.start("--env", "DOCS_ENABLED=true")
         self.assertEqual(http_get(f"{url}/docs").status, 200)

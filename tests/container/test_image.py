@@ -63,13 +63,16 @@ class ImageConfiguration(unittest.TestCase):
         self.assertEqual(self.config["Cmd"][0], "gunicorn", "exec form: gunicorn is PID 1")
         self.assertIsNone(self.config["Entrypoint"], "no shell wrapper in front of it")
         # gunicorn.conf.py is read from the working directory, as CMD does.
+        # The worker class is uvicorn's, with the app's HTTP limits (app/serving/worker.py).
         conf = run_in_image(
             "python",
             "-c",
-            "import runpy; print(runpy.run_path('gunicorn.conf.py')['worker_class'])",
+            "import runpy, pydoc, uvicorn_worker; "
+            "name = runpy.run_path('gunicorn.conf.py')['worker_class']; "
+            "print(name, issubclass(pydoc.locate(name), uvicorn_worker.UvicornWorker))",
         )
         # uvicorn's worker, hardened and draining on SIGTERM (app/serving/worker.py).
-        self.assertEqual(conf.stdout.strip(), "app.serving.worker.HardenedUvicornWorker")
+        self.assertEqual(conf.stdout.strip(), "app.serving.worker.HardenedUvicornWorker True")
 
     def test_healthcheck_probes_liveness_without_curl(self) -> None:
         probe = " ".join(self.config["Healthcheck"]["Test"])
@@ -156,7 +159,7 @@ class WorkerCount(unittest.TestCase):
             time.sleep(1.5)  # let every worker announce itself
             return docker("logs", name).stdout.count("Booting worker")
         finally:
-            docker("rm", "-f", name)
+            docker("rm", "-f", "--volumes", name)
 
     def test_defaults_to_the_cpus_the_container_may_use(self) -> None:
         self.assertEqual(self.booted_workers("--cpus", "1"), 1)
@@ -191,7 +194,7 @@ class ReadOnlyRunAndGracefulStop(unittest.TestCase):
             "import socket, time\ns = socket.create_server(('', 6379))\n"
             "conns = []\nwhile True: conns.append(s.accept())",
         )
-        self.addCleanup(docker, "rm", "-f", self.hung, check=False)
+        self.addCleanup(docker, "rm", "-f", "--volumes", self.hung, check=False)
         started = time.monotonic()
         docker(
             "run",
@@ -211,7 +214,7 @@ class ReadOnlyRunAndGracefulStop(unittest.TestCase):
             "HEALTH_CHECK_TIMEOUT_SECONDS=1",
             IMAGE,
         )
-        self.addCleanup(docker, "rm", "-f", self.app, check=False)
+        self.addCleanup(docker, "rm", "-f", "--volumes", self.app, check=False)
         wait_for(lambda: health_status(self.app) == "healthy", 60, "healthy")
         self.healthy_after = time.monotonic() - started
         self.url = published_url(self.app)

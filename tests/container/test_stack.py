@@ -6,7 +6,10 @@ import os
 import subprocess
 import time
 import unittest
+from pathlib import Path
+from typing import Any
 
+from tests.container import services
 from tests.container.docker import (
     PROJECT_ROOT,
     compose_stack,
@@ -23,8 +26,8 @@ PORT = os.environ.get("SMOKE_PORT", "18000")
 URL = f"http://127.0.0.1:{PORT}"
 
 
-def compose(*args: str) -> subprocess.CompletedProcess[str]:
-    return compose_stack(PROJECT, *args)
+def compose(*args: str, **options: Any) -> subprocess.CompletedProcess[str]:
+    return compose_stack(PROJECT, *args, **options)
 
 
 def container_of(service: str) -> str:
@@ -184,6 +187,200 @@ class ComposeStack(unittest.TestCase):
         self.assertTrue(access)
         self.assertTrue(all(line["request_id"] for line in access))
         self.assertTrue({"method", "path", "status", "duration_ms", "time"} <= set(access[-1]))
+
+    # --- the database's roles ------------------------------------------------------------------
+
+    def test_the_app_is_not_a_database_superuser_and_creates_nothing(self) -> None:
+        facts = services.app_database_facts(compose)
+        report(f"the app connects as {facts['user']!r}: {facts}")
+        self.assertEqual(facts["user"], services.roles(compose)["app"])
+        self.assertIs(facts["rolsuper"], False)
+        self.assertIs(facts["rolcreatedb"], False)
+        self.assertIs(facts["rolcreaterole"], False)
+        for attempt in ("create_table", "create_temp_table", "create_schema", "alter_table"):
+            with self.subTest(attempt=attempt):
+                self.assertEqual(facts[attempt], services.INSUFFICIENT_PRIVILEGE)
+
+    def test_the_migrations_tables_belong_to_the_owner_role(self) -> None:
+        roles = services.roles(compose)
+        owners = services.table_owners(compose)
+        report(f"table owners: {owners}; roles: {roles}")
+        self.assertIn("alembic_version", owners)
+        self.assertEqual(set(owners.values()), {roles["owner"]})
+        self.assertNotIn(roles["owner"], (roles["app"], roles["superuser"]))
+        owner = services.psql(
+            compose,
+            f"SELECT rolsuper, rolcreatedb, pg_has_role('{roles['app']}', oid, 'MEMBER'),"
+            f" (SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database())"
+            f" FROM pg_roles WHERE rolname = '{roles['owner']}'",
+        )
+        # Not a superuser, no CREATEDB outside the test stack, the app not among its members,
+        # and the database is its.
+        self.assertEqual(owner, f"f|f|f|{roles['owner']}")
+
+    def test_a_table_a_later_migration_creates_is_the_apps_to_read_and_write(self) -> None:
+        roles = services.roles(compose)
+        app = roles["app"]
+        # As the owner, as a migration would; rolled back, so it leaves nothing behind.
+        privileges = services.psql(
+            compose,
+            f'BEGIN; SET ROLE "{roles["owner"]}"; CREATE TABLE smoke_later (id serial);'
+            f" SELECT has_table_privilege('{app}', 'smoke_later', 'SELECT, INSERT, UPDATE, DELETE')"
+            f" AND has_sequence_privilege('{app}', 'smoke_later_id_seq', 'USAGE'),"
+            f" has_table_privilege('{app}', 'smoke_later', 'TRUNCATE, REFERENCES, TRIGGER');"
+            " ROLLBACK",
+        )
+        self.assertEqual(privileges.splitlines()[-1], "t|f")
+
+    def test_the_superuser_serves_the_db_container_only(self) -> None:
+        roles = services.roles(compose)
+        self.assertNotIn(roles["superuser"], (roles["app"], roles["owner"]))
+        connected = services.psql(
+            compose,
+            "SELECT DISTINCT usename FROM pg_stat_activity WHERE client_addr IS NOT NULL",
+        )
+        self.assertNotIn(roles["superuser"], connected.splitlines())
+        # Over TCP, even with the right password: refused.
+        attempt = compose(
+            "exec",
+            "-T",
+            "db",
+            "sh",
+            "-c",
+            'PGPASSWORD=$(cat "$POSTGRES_PASSWORD_FILE") psql -h 127.0.0.1 '
+            '-U "$POSTGRES_USER" -d "$POSTGRES_DB" -c "SELECT 1"',
+            check=False,
+        )
+        self.assertNotEqual(attempt.returncode, 0)
+        self.assertIn("pg_hba.conf rejects connection", attempt.stderr)
+
+    # --- secrets, hardening, logs ----------------------------------------------------------------
+
+    def test_each_service_mounts_only_the_secrets_it_uses(self) -> None:
+        expected = {  # where each service finds a secret -> the secret it is
+            "app": {
+                "postgres_password": "postgres_password",
+                "api_keys": "api_keys",
+                "redis_password": "redis_password",
+            },
+            "migrate": {"postgres_password": "postgres_owner_password"},
+            "db": {
+                "postgres_superuser_password": "postgres_superuser_password",
+                "postgres_owner_password": "postgres_owner_password",
+                "postgres_app_password": "postgres_password",
+            },
+            "redis": {"redis_acl": "redis_acl"},
+        }
+        for service, secrets in expected.items():
+            with self.subTest(service=service):
+                mounts = {
+                    Path(m["Destination"]).name: m
+                    for m in inspect("container", container_of(service))["Mounts"]
+                    if m["Destination"].startswith("/run/secrets/")
+                }
+                self.assertEqual(sorted(mounts), sorted(secrets))
+                for target, secret in secrets.items():
+                    source = services.secret_file(compose, secret)
+                    self.assertEqual(Path(mounts[target]["Source"]), source)
+                    self.assertFalse(mounts[target]["RW"])
+
+    def test_no_secret_value_appears_in_docker_inspect(self) -> None:
+        values = {
+            name: services.secret_value(compose, name)
+            for name in (
+                "postgres_password",
+                "postgres_owner_password",
+                "postgres_superuser_password",
+                "redis_password",
+            )
+        }
+        values["api_key"] = services.secret_value(compose, "api_keys").split(",")[0].strip()
+        self.assertTrue(all(values.values()))
+        for service in ("app", "migrate", "db", "redis"):
+            configuration = json.dumps(inspect("container", container_of(service)))
+            for name, value in values.items():
+                with self.subTest(service=service, secret=name):
+                    self.assertNotIn(value, configuration)
+
+    def test_db_and_redis_are_hardened(self) -> None:
+        kept = {"db": {"CHOWN", "DAC_READ_SEARCH", "FOWNER", "SETUID", "SETGID"}, "redis": set()}
+        for service, capabilities in kept.items():
+            with self.subTest(service=service):
+                config = inspect("container", container_of(service))
+                host = config["HostConfig"]
+                added = {c.removeprefix("CAP_") for c in host["CapAdd"] or []}
+                report(
+                    f"{service}: caps kept {sorted(added)}, memory {host['Memory'] >> 20} MiB,"
+                    f" pids {host['PidsLimit']}, user {config['Config']['User'] or 'root'}"
+                )
+                self.assertEqual(host["CapDrop"], ["ALL"])
+                self.assertEqual(added, capabilities)
+                self.assertIn("no-new-privileges:true", host["SecurityOpt"])
+                self.assertTrue(host["ReadonlyRootfs"])
+                self.assertGreater(host["Memory"], 0, "a memory limit is set")
+                self.assertGreater(host["PidsLimit"] or 0, 0, "a pids limit is set")
+        self.assertEqual(inspect("container", container_of("redis"))["Config"]["User"], "redis")
+        # The capabilities serve the entrypoint's start only: Postgres runs with none.
+        status = compose("exec", "-T", "db", "cat", "/proc/1/status").stdout
+        (effective,) = [
+            line.split()[1] for line in status.splitlines() if line.startswith("CapEff")
+        ]
+        self.assertEqual(int(effective, 16), 0)
+
+    def test_every_service_rotates_its_logs(self) -> None:
+        for service in ("app", "migrate", "db", "redis"):
+            with self.subTest(service=service):
+                log = inspect("container", container_of(service))["HostConfig"]["LogConfig"]
+                self.assertEqual(log["Type"], "json-file")
+                self.assertEqual(log["Config"], {"max-size": "10m", "max-file": "3"})
+
+    # --- redis -----------------------------------------------------------------------------------
+
+    def test_redis_refuses_a_client_without_the_password(self) -> None:
+        # From the app's container, as any other container on the network would.
+        answer = compose(
+            "exec",
+            "-T",
+            "app",
+            "python",
+            "-c",
+            "import socket; s = socket.create_connection(('redis', 6379), 2);"
+            " s.sendall(b'PING\\r\\n'); print(s.recv(200).decode().strip())",
+        ).stdout.strip()
+        report(f"unauthenticated PING: {answer}")
+        self.assertTrue(answer.startswith("-NOAUTH"), answer)
+        self.assertEqual(services.redis_cli(compose, "PING"), "PONG")
+        self.assertEqual(services.redis_cli(compose, "CONFIG", "GET", "protected-mode"),
+                         "protected-mode\nyes")  # fmt: skip
+        policy = services.redis_cli(compose, "CONFIG", "GET", "maxmemory-policy").split()[1]
+        report(f"redis maxmemory-policy: {policy}")
+        self.assertTrue(policy.startswith("volatile-"), policy)
+
+    def test_every_key_the_app_writes_expires(self) -> None:
+        if http_request("HEAD", f"{URL}/api/v1/items", None, None).status == 404:
+            self.skipTest("the items example was removed (make remove-resource name=items)")
+        api_key = services.secret_value(compose, "api_keys").split(",")[0].strip()
+        # Rate-limit counters (by key and by address), cache entries and a tombstone.
+        kept = http_request(
+            "POST", f"{URL}/api/v1/items", {"name": f"ttl {time.time()}", "price": "1"}, api_key
+        )
+        gone = http_request(
+            "POST", f"{URL}/api/v1/items", {"name": f"ttl {time.time()}", "price": "2"}, api_key
+        )
+        for created in (kept, gone):
+            self.assertEqual(created.status, 201, created.body)
+            for _ in range(2):
+                self.assertEqual(http_get(f"{URL}{created.headers['location']}").status, 200)
+        http_get(f"{URL}/api/v1/items?limit=5")
+        location = gone.headers["location"]
+        self.assertEqual(http_request("DELETE", f"{URL}{location}", None, api_key).status, 204)
+
+        keys = services.redis_cli(compose, "--scan").split()
+        ttls = {key: int(services.redis_cli(compose, "TTL", key)) for key in keys}
+        report(f"{len(ttls)} keys in redis after traffic, TTLs {sorted(set(ttls.values()))}")
+        self.assertTrue(any(k.startswith("ratelimit:") for k in ttls), ttls)
+        self.assertGreaterEqual(len(ttls), 4, ttls)
+        self.assertEqual({k: t for k, t in ttls.items() if t == -1}, {}, "keys without a TTL")
 
 
 if __name__ == "__main__":

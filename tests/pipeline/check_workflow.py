@@ -4,8 +4,14 @@ zizmor, check-jsonschema and hadolint judge each file on its own terms; these ar
 this project's pipeline that they cannot know:
 
 - the image is built once, and nothing after the scan builds: the pushed image is the scanned one;
-- publishing runs in a job of its own that only push events reach, after the scan, and only a
-  publishing job holds `packages: write`, `id-token: write` or `attestations: write`;
+- publishing runs in a job of its own that only push events (or a manual dispatch) reach, after
+  the scan, and only a publishing job holds `packages: write`, `id-token: write` or
+  `attestations: write`;
+- a deploying job (amazon-ecs-deploy-task-definition, `aws ecs update-service`, `kubectl apply`,
+  `gcloud run`) may hold `id-token: write` (its cloud login) but never `packages: write` or
+  `attestations: write`; only push events or a manual dispatch reach it, it `needs:` the
+  publishing job (it ships only a pushed, scanned, signed digest), and it runs in an
+  `environment:` (where reviewers can be required);
 - `cancel-in-progress` is never a literal true: a run on main or a tag is not cancelled between
   its push and its signature;
 - every `pip install` in the Dockerfile checks hashes (`--require-hashes`).
@@ -51,8 +57,17 @@ BUILD_COMMAND = re.compile(
 )
 # What a pull request's run must never hold.
 PRIVILEGED = ("packages", "id-token", "attestations")
-PUSH_EVENT = re.compile(r"""^github\.event_name\s*==\s*(['"])push\1$""")
 PIP_INSTALL = re.compile(r"\b(pip3?|python3?\s+-m\s+pip)\s+install\b")
+# Steps that ship a published image to a running environment.
+DEPLOY_ACTIONS = ("aws-actions/amazon-ecs-deploy-task-definition",)
+DEPLOY_COMMAND = re.compile(
+    r"\b(aws\s+ecs\s+(update-service|run-task)|kubectl\s+apply|gcloud\s+run\s+\S+)\b"
+)
+# Events only people with write access can cause: a run of theirs may publish and deploy.
+TRUSTED_EVENTS = ("push", "workflow_dispatch")
+TRUSTED_EVENT = re.compile(
+    r"""^github\.event_name\s*==\s*(['"])(""" + "|".join(TRUSTED_EVENTS) + r""")\1$"""
+)
 
 Job = Mapping[str, Any]
 
@@ -121,20 +136,48 @@ def top_level(expression: str, operator: str) -> list[str]:
     return [part.strip() for part in parts]
 
 
+def unwrapped(expression: str) -> str:
+    """`expression` without parentheses that enclose all of it: `(a || b)` is `a || b`, but
+    `(a) || (b)` stays as it is."""
+    while expression.startswith("(") and expression.endswith(")"):
+        depth, quote = 0, ""
+        for index, char in enumerate(expression):
+            if quote:
+                quote = "" if char == quote else quote
+            elif char in "'\"":
+                quote = char
+            elif char == "(":
+                depth += 1
+            elif char == ")":
+                depth -= 1
+                if depth == 0 and index < len(expression) - 1:
+                    return expression
+        expression = expression[1:-1].strip()
+    return expression
+
+
+def trusted_only(expression: str) -> bool:
+    """Whether an expression holds only for push events or a manual dispatch: every top-level
+    `||` alternative holds a `github.event_name == '<trusted event>'` among its top-level `&&`
+    terms (looking inside parentheses)."""
+    alternatives = top_level(unwrapped(expression.strip()), "||")
+    if len(alternatives) > 1:
+        return all(trusted_only(alternative) for alternative in alternatives)
+    terms = top_level(unwrapped(alternatives[0]), "&&")
+    return any(
+        TRUSTED_EVENT.match(term) or (term.startswith("(") and trusted_only(term)) for term in terms
+    )
+
+
 def push_only(condition: object) -> bool:
-    """Whether a job's `if:` admits push events only: `github.event_name == 'push'` is one of
-    its top-level `&&` terms, and no top-level `||` could let another event in."""
+    """Whether a job's `if:` admits push events (or a manual dispatch, which also needs write
+    access) only, so a pull request's run never reaches the job."""
     if not isinstance(condition, str):
         return False
     expression = condition.strip()
     if expression.startswith("${{") and expression.endswith("}}"):
         expression = expression[3:-2].strip()
-    if len(top_level(expression, "||")) > 1:
-        return False
-    terms = top_level(expression, "&&")
-    while len(terms) == 1 and terms[0].startswith("(") and terms[0].endswith(")"):
-        terms = top_level(terms[0][1:-1].strip(), "&&")
-    return any(PUSH_EVENT.match(term) for term in terms)
+    return trusted_only(expression)
 
 
 def builds(step: Job) -> bool:
@@ -157,6 +200,13 @@ def pushes(step: Job) -> bool:
             or bool(re.search(r"type=registry|push=true", str(settings.get("outputs", ""))))
         )
     )
+
+
+def deploys(step: Job) -> bool:
+    run = step.get("run")
+    if action(step) in DEPLOY_ACTIONS:
+        return True
+    return isinstance(run, str) and bool(DEPLOY_COMMAND.search(run))
 
 
 def check_permissions(workflow: Job) -> list[str]:
@@ -224,6 +274,11 @@ def check_one_build(jobs: Mapping[str, Job], scanners: set[str]) -> list[str]:
 
 def check_publishing(jobs: Mapping[str, Job], scanners: set[str]) -> list[str]:
     publishers = {name for name, job in jobs.items() if any(pushes(s) for s in steps(job))}
+    deployers = {
+        name
+        for name, job in jobs.items()
+        if name not in publishers and any(deploys(s) for s in steps(job))
+    }
     holders = {name: privileged(job.get("permissions")) for name, job in jobs.items()}
     holders = {name: scopes for name, scopes in holders.items() if scopes}
     if not publishers:
@@ -235,8 +290,9 @@ def check_publishing(jobs: Mapping[str, Job], scanners: set[str]) -> list[str]:
         f"job `{name}` holds `{': write`, `'.join(scopes)}: write` but publishes nothing: only "
         "the publishing job may hold them"
         for name, scopes in holders.items()
-        if name not in publishers
+        if name not in publishers and name not in deployers
     ]
+    findings += check_deploying(jobs, deployers, publishers, holders)
     for name in sorted(publishers | holders.keys()):
         condition = jobs[name].get("if")
         if not push_only(condition):
@@ -255,6 +311,41 @@ def check_publishing(jobs: Mapping[str, Job], scanners: set[str]) -> list[str]:
             findings.append(
                 f"job `{name}` publishes without `needs:` on the scanning job "
                 f"({', '.join(sorted(scanners)) or 'none'}): it could push before the scan passed"
+            )
+    return findings
+
+
+def check_deploying(
+    jobs: Mapping[str, Job],
+    deployers: set[str],
+    publishers: set[str],
+    holders: Mapping[str, list[str]],
+) -> list[str]:
+    findings = []
+    for name in sorted(deployers):
+        job = jobs[name]
+        extra = [scope for scope in holders.get(name, []) if scope != "id-token"]
+        if extra:
+            findings.append(
+                f"deploying job `{name}` holds `{': write`, `'.join(extra)}: write`: a deploy "
+                "ships a digest that is already pushed and signed, and may hold only "
+                "`id-token: write` (its cloud login)"
+            )
+        if not push_only(job.get("if")):
+            findings.append(
+                f"deploying job `{name}`: its `if:` ({job.get('if') or 'none'}) does not restrict "
+                "it to push events or a manual dispatch, so a pull request's run reaches it"
+            )
+        if not upstream(jobs, name) & publishers:
+            findings.append(
+                f"deploying job `{name}` does not `needs:` the publishing job "
+                f"({', '.join(sorted(publishers)) or 'none'}): it could ship a digest that was "
+                "never pushed, signed and attested"
+            )
+        if not job.get("environment"):
+            findings.append(
+                f"deploying job `{name}` has no `environment:`: give it one (production), where "
+                "reviewers can be required and its variables live"
             )
     return findings
 

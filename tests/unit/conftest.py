@@ -105,7 +105,10 @@ async def clean_state(settings: Settings) -> None:
                 await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     finally:
         await engine.dispose()
-    redis = Redis.from_url(settings.redis_url.get_secret_value())
+    redis = Redis.from_url(
+        settings.redis_url.get_secret_value(),
+        password=settings.redis_password.get_secret_value() or None,
+    )
     try:
         await redis.flushdb()
     finally:

@@ -7,6 +7,7 @@ from typing import Any
 from asgi_lifespan import LifespanManager
 from fastapi import APIRouter, Depends, FastAPI
 from httpx import ASGITransport, AsyncClient
+from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -53,9 +54,33 @@ async def write_database(resources: ResourcesDep) -> str:
     return str(value)
 
 
+@probes.get("/divide")
+async def divide_by_zero(resources: ResourcesDep, value: str) -> int:
+    """A statement the database refuses (division by zero), the client's value a parameter."""
+    async with resources.read_sessions() as session:
+        statement = text("SELECT length(:value) / 0")
+        return int((await session.execute(statement, {"value": value})).scalar_one())
+
+
+# The same under the API's prefix, where writes need a key before their body is read.
+API_PROBES = "/api/v1/test-probe"
+api_probes = APIRouter(prefix=API_PROBES)
+
+
+@api_probes.get("")
+async def api_ok() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@api_probes.post("", dependencies=[Depends(require_json)])
+async def api_echo(body: dict[str, Any]) -> dict[str, Any]:
+    return body
+
+
 def create_app_with_probes(settings: Settings) -> FastAPI:
     app = create_app(settings)
     app.include_router(probes)
+    app.include_router(api_probes)
     return app
 
 
@@ -67,6 +92,12 @@ async def serve(app: FastAPI) -> AsyncIterator[AsyncClient]:
         transport = ASGITransport(app=manager.app)
         async with AsyncClient(transport=transport, base_url="http://test") as http:
             yield http
+
+
+def queue_client(settings: Settings) -> Redis:
+    """A client of the test's own for the queue store (which takes the Redis password)."""
+    password = settings.redis_password.get_secret_value() or None
+    return Redis.from_url(settings.queue_redis_url.get_secret_value(), password=password)
 
 
 def changed(settings: Settings, **updates: object) -> Settings:

@@ -24,10 +24,18 @@ STACK_VARIABLES = {
     "APP_MEMORY",
     "WORKER_CPUS",
     "WORKER_MEMORY",
+    "DB_MEMORY",
+    "REDIS_MEMORY",
     "POSTGRES_HOST_PORT",
     "REDIS_HOST_PORT",
+    "POSTGRES_SUPERUSER",
+    "POSTGRES_OWNER",
     "POSTGRES_PASSWORD_FILE",
+    "POSTGRES_OWNER_PASSWORD_FILE",
+    "POSTGRES_SUPERUSER_PASSWORD_FILE",
     "API_KEYS_FILE",
+    "REDIS_PASSWORD_FILE",
+    "REDIS_ACL_FILE",
 }
 # Settings that compose.yml does not pass through, each for a reason.
 NOT_PASSED_THROUGH = {
@@ -37,6 +45,7 @@ NOT_PASSED_THROUGH = {
     "QUEUE_REDIS_URL": "fixed to the queue service",
     "POSTGRES_PASSWORD": "a secret file (/run/secrets), never an environment variable",
     "API_KEYS": "a secret file (/run/secrets), never an environment variable",
+    "REDIS_PASSWORD": "a secret file (/run/secrets), never an environment variable",
 }
 
 
@@ -71,8 +80,9 @@ def readme_table_names() -> list[str]:
 
 
 def compose_environment_names() -> set[str]:
-    """The keys of the x-app environment block in compose.yml."""
-    block = read("compose.yml").split("  environment:\n", 1)[1]
+    """The keys of the x-app environment block in compose.yml (anchored, for migrate's)."""
+    start = re.compile(r"^  environment:(?: &[\w-]+)?\n", re.MULTILINE)
+    block = start.split(read("compose.yml"), maxsplit=1)[1]
     names = set()
     for line in block.splitlines():
         if not line.startswith("    "):
@@ -108,7 +118,7 @@ def test_compose_passes_every_setting_to_the_app() -> None:
 def test_the_secrets_reach_the_app_as_files() -> None:
     compose = read("compose.yml")
 
-    for secret in ("postgres_password", "api_keys"):
+    for secret in ("postgres_password", "api_keys", "redis_password"):
         assert f"{secret}:" in compose.split("\nsecrets:", 1)[1]
         assert secret in Settings.model_fields
 

@@ -1,6 +1,7 @@
 """Database failures become 4xx (the client's fault) or 503 (a passing outage), never 500."""
 
 import pytest
+from httpx import AsyncClient
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
@@ -57,3 +58,18 @@ async def test_postgres_unreachable_is_a_503_problem_for_reads_and_writes(
         assert response.status_code == 503
         assert response.headers["content-type"] == "application/problem+json"
         assert response.headers["retry-after"] == "2"
+
+
+async def test_a_database_error_is_logged_without_the_statements_parameters(
+    client: AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    response = await client.get(f"{PROBES}/divide", params={"value": "card-4111-secret"})
+
+    assert response.status_code == 422
+    logged = "\n".join(
+        f"{record.getMessage()} {record.exc_text or ''} {record.exc_info}"
+        for record in caplog.records
+        if record.name.startswith("app.")  # the app's lines, not the test client's
+    )
+    assert "division by zero" in logged  # the failure is logged...
+    assert "card-4111-secret" not in logged  # ...without the value the client sent

@@ -13,14 +13,19 @@ from app.core.docs import docs_enabled
 from app.core.middleware.rate_limit import address_bucket
 from app.core.resources import Resources
 from app.health.service import SharedReadiness
-from tests.unit.support import PROBES, WRITE_HEADERS, changed, create_app_with_probes, serve
-
-API = "/api/v1/test-writes"
+from tests.unit.support import (
+    API_PROBES,
+    PROBES,
+    WRITE_HEADERS,
+    changed,
+    create_app_with_probes,
+    serve,
+)
 
 
 async def test_a_write_without_a_key_is_401_before_its_body_is_parsed(client: AsyncClient) -> None:
     malformed = await client.post(
-        "/api/v1/items", content=b"{not json", headers={"Content-Type": "application/json"}
+        API_PROBES, content=b"{not json", headers={"Content-Type": "application/json"}
     )
 
     assert malformed.status_code == 401
@@ -42,9 +47,9 @@ async def test_a_write_without_a_key_is_401_before_its_body_is_read(settings: Se
 
 
 async def test_reads_and_keyed_writes_pass_the_gate(client: AsyncClient) -> None:
-    assert (await client.get("/api/v1/items")).status_code == 200
+    assert (await client.get(API_PROBES)).status_code == 200
     keyed = await client.post(
-        "/api/v1/items",
+        API_PROBES,
         content=b"{not json",
         headers=WRITE_HEADERS | {"Content-Type": "application/json"},
     )
@@ -52,10 +57,10 @@ async def test_reads_and_keyed_writes_pass_the_gate(client: AsyncClient) -> None
 
 
 async def test_a_trailing_slash_redirect_never_echoes_the_host(client: AsyncClient) -> None:
-    response = await client.get("/api/v1/items/?limit=2", headers={"Host": "evil.example"})
+    response = await client.get(f"{PROBES}/ok/?limit=2", headers={"Host": "evil.example"})
 
     assert response.status_code == 307
-    assert response.headers["location"] == "/api/v1/items?limit=2"
+    assert response.headers["location"] == f"{PROBES}/ok?limit=2"
 
 
 async def test_only_allowed_hosts_are_answered_but_health_answers_any(settings: Settings) -> None:

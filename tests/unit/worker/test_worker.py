@@ -8,7 +8,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-from redis.asyncio import Redis
 
 from app.core.config import Settings
 from app.core.logging import job_id_var, json_formatter
@@ -17,6 +16,7 @@ from app.worker.__main__ import scheduler_command, worker_command
 from app.worker.config import WorkerSettings
 from app.worker.noop import noop
 from app.worker.scheduler import once_per_slot
+from tests.unit.support import queue_client
 
 
 def test_the_worker_command_takes_its_options_from_the_settings() -> None:
@@ -58,7 +58,7 @@ async def test_the_noop_job_has_one_effect_however_often_it_runs(settings: Setti
     batch = uuid.uuid4().hex
     for _ in range(3):  # at-least-once delivery: the same message, three times
         await noop(batch, "token-1", time.time())
-    redis = Redis.from_url(settings.queue_redis_url.get_secret_value())
+    redis = queue_client(settings)
     try:
         assert await redis.zcard(f"noop:{batch}") == 1
     finally:

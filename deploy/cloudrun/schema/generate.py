@@ -1,0 +1,139 @@
+"""Cloud Run's own API schema, as a JSON Schema that check-jsonschema can apply offline.
+
+Google publishes the Cloud Run Admin API (v1, the one `gcloud run services replace` and
+`gcloud run jobs replace` take as YAML) as a discovery document; google-api-python-client ships
+a copy of it on PyPI. This turns its resource types into JSON Schema, stricter than the
+document in two ways that catch real mistakes:
+- an object accepts only the fields the API defines (a misspelled `livenesProbe` is an error,
+  where `gcloud` would drop or refuse it only at deploy time);
+- a field whose description says "Not supported by Cloud Run" (securityContext, envFrom, exec
+  probes, ...) is refused, and one that says "Required." is required.
+
+    uv run --no-project --with google-api-python-client==2.202.0 \
+        python deploy/cloudrun/schema/generate.py > deploy/cloudrun/schema/run-v1.schema.json
+
+The output is committed (cloudrun.schema.json refers to it), so the check needs no network.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from importlib import resources
+from typing import Any
+
+ROOTS = {
+    # kind: (apiVersion, discovery schema)
+    "Service": ("serving.knative.dev/v1", "Service"),
+    "Job": ("run.googleapis.com/v1", "Job"),
+    "WorkerPool": ("run.googleapis.com/v1", "WorkerPool"),
+}
+# Written by the API, never by a client: refused in a definition.
+OUTPUT_ONLY = {"status"}
+# "Required." by the API, but `gcloud ... replace` fills them in (the namespace is the project).
+FILLED_BY_GCLOUD = {"namespace"}
+
+
+def discovery() -> dict[str, Any]:
+    documents = resources.files("googleapiclient") / "discovery_cache" / "documents"
+    return json.loads((documents / "run.v1.json").read_text(encoding="utf-8"))
+
+
+def unsupported(field: dict[str, Any]) -> bool:
+    return (
+        field.get("description", "")
+        .lower()
+        .startswith(("not supported by cloud run", "not supported in cloud run"))
+    )
+
+
+def convert(field: dict[str, Any]) -> dict[str, Any] | bool:  # noqa: PLR0911, PLR0912 (a type each)
+    """One discovery field (or schema) as JSON Schema."""
+    if unsupported(field):
+        return False
+    if "$ref" in field:
+        return {"$ref": f"#/definitions/{field['$ref']}"}
+    kind = field.get("type")
+    if kind == "array":
+        return {"type": "array", "items": convert(field.get("items", {}))}
+    if kind == "object":
+        if "properties" in field:
+            properties = {
+                name: convert(value)
+                for name, value in field["properties"].items()
+                if name not in OUTPUT_ONLY
+            }
+            required = sorted(
+                name
+                for name, value in field["properties"].items()
+                if value.get("description", "").startswith("Required.")
+                and name not in FILLED_BY_GCLOUD
+            )
+            schema: dict[str, Any] = {
+                "type": "object",
+                "properties": properties,
+                "additionalProperties": False,
+            }
+            if required:
+                schema["required"] = required
+            return schema
+        extra = field.get("additionalProperties")
+        return {"type": "object", "additionalProperties": convert(extra) if extra else True}
+    if kind == "integer":
+        return {"type": "integer"}
+    if kind == "number":
+        return {"type": "number"}
+    if kind == "boolean":
+        return {"type": "boolean"}
+    if kind == "string":
+        schema = {"type": "string"}
+        if "enum" in field:
+            schema["enum"] = field["enum"]
+        # int64 values travel as strings in JSON; YAML authors write them as numbers.
+        if field.get("format") in ("int64", "uint64"):
+            return {"type": ["string", "integer"]}
+        return schema
+    if kind == "any":
+        return True
+    raise ValueError(f"unknown discovery type {kind!r} in {field}")
+
+
+def main() -> None:
+    document = discovery()
+    definitions = {name: convert(schema) for name, schema in document["schemas"].items()}
+    roots = []
+    for kind, (api_version, name) in ROOTS.items():
+        roots.append(
+            {
+                "if": {"properties": {"kind": {"const": kind}}, "required": ["kind"]},
+                "then": {
+                    "allOf": [
+                        {"$ref": f"#/definitions/{name}"},
+                        {
+                            "properties": {"apiVersion": {"const": api_version}},
+                            "required": ["apiVersion", "kind", "metadata", "spec"],
+                        },
+                    ]
+                },
+            }
+        )
+    schema = {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "$id": "run-v1.schema.json",
+        "title": f"Cloud Run Admin API v1 resources (discovery revision {document['revision']})",
+        "description": (
+            "Generated by deploy/cloudrun/schema/generate.py from the discovery document that "
+            "google-api-python-client ships; do not edit by hand."
+        ),
+        "type": "object",
+        "required": ["kind"],
+        "properties": {"kind": {"enum": list(ROOTS)}},
+        "allOf": roots,
+        "definitions": definitions,
+    }
+    json.dump(schema, sys.stdout, indent=1, sort_keys=True)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""Items offered as a CSV export: POST /items/exports, and the file the worker produces."""
+
+import csv
+import io
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime
+
+import pytest
+from httpx import AsyncClient
+
+from app.core.config import Settings
+from app.core.resources import Resources
+from app.exports import tasks
+from app.exports.config import ExportSettings
+from tests.unit.items.conftest import ITEMS
+from tests.unit.support import WRITE_HEADERS
+
+EXPORTS = f"{ITEMS}/exports"
+
+
+@pytest.fixture
+async def resources(settings: Settings) -> AsyncIterator[Resources]:
+    opened = Resources.open(settings)
+    yield opened
+    await opened.close()
+
+
+async def start(client: AsyncClient) -> dict[str, object]:
+    response = await client.post(EXPORTS, headers=WRITE_HEADERS)
+    assert response.status_code == 202, response.text
+    body: dict[str, object] = response.json()
+    assert response.headers["location"] == f"/api/v1/exports/{body['id']}"
+    assert body["status"] == "queued"
+    return body
+
+
+async def add_items(client: AsyncClient, *bodies: dict[str, str]) -> None:
+    for body in bodies:
+        response = await client.post(ITEMS, json=body, headers=WRITE_HEADERS)
+        assert response.status_code == 201
+
+
+async def test_starting_an_export_needs_the_api_key(client: AsyncClient) -> None:
+    assert (await client.post(EXPORTS)).status_code == 401
+
+
+async def test_a_succeeded_export_streams_rfc_4180_csv(
+    client: AsyncClient, resources: Resources
+) -> None:
+    await add_items(
+        client,
+        {"name": "Desk lamp", "price": "12.5"},
+        {"name": 'Say "hi", please', "price": "3", "description": "two\nlines"},
+    )
+    export = await start(client)
+
+    await tasks.run_export_now(resources, uuid.UUID(str(export["id"])), ExportSettings())
+    state = (await client.get(f"/api/v1/exports/{export['id']}")).json()
+    download = await client.get(f"/api/v1/exports/{export['id']}/download")
+
+    assert state["status"] == "succeeded"
+    assert state["rows"] == 2
+    assert state["size_bytes"] == len(download.content)
+    assert download.headers["content-type"].startswith("text/csv")
+    assert b"\r\n" in download.content
+    rows = list(csv.reader(io.StringIO(download.content.decode(), newline="")))
+    assert rows[0] == ["id", "name", "description", "price", "created_at", "updated_at"]
+    assert [(r[1], r[2], r[3]) for r in rows[1:]] == [
+        ("Desk lamp", "", "12.50"),
+        ('Say "hi", please', "two\nlines", "3.00"),
+    ]
+    assert datetime.fromisoformat(rows[1][4]).tzinfo is not None

@@ -1,0 +1,81 @@
+"""The kit's field building blocks, on their own (a resource's own tests cover them in use)."""
+
+from decimal import Decimal
+from typing import Annotated
+
+import pytest
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+
+from app.kit.errors import documented_errors
+from app.kit.fields import (
+    TEXT_PATTERN,
+    as_people_read_it,
+    money_formatter,
+    money_parser,
+    name_pattern,
+    reject_null,
+)
+
+Name = Annotated[
+    str, StringConstraints(pattern=name_pattern(10)), AfterValidator(as_people_read_it)
+]
+Money = Annotated[Decimal, BeforeValidator(money_parser(6, 2, "1.50"))]
+Text = Annotated[str, StringConstraints(pattern=TEXT_PATTERN)]
+
+
+class Thing(BaseModel):
+    name: Name | None = None
+    price: Money | None = None
+    note: Text | None = None
+
+    @model_validator(mode="after")
+    def sent_fields_are_not_null(self) -> "Thing":
+        return reject_null(self, never_null=("name",))
+
+
+@pytest.mark.parametrize(
+    ("raw", "kept"),
+    [("  Lamp ", "Lamp"), ("\uff2c\uff41\uff4d\uff50", "Lamp"), ("x" * 10, "x" * 10)],
+)
+def test_a_name_is_trimmed_and_read_as_people_read_it(raw: str, kept: str) -> None:
+    assert Thing(name=raw).name == kept
+
+
+@pytest.mark.parametrize("raw", ["", "   ", "x" * 11, "tab\there", "La\u200bmp", "\u202eLamp"])
+def test_a_name_refuses_emptiness_length_controls_and_invisible_characters(raw: str) -> None:
+    with pytest.raises(ValidationError):
+        Thing(name=raw)
+
+
+def test_money_is_exact_and_only_a_string() -> None:
+    assert Thing(price="12.5").price == Decimal("12.5")
+    assert money_formatter(2)(Decimal("12.5")) == "12.50"
+    for wrong in (12.5, "12.555", "1234567", "-1", "1e3"):
+        with pytest.raises(ValidationError, match="must be a string such as"):
+            Thing(price=wrong)
+
+
+def test_text_refuses_nul_only() -> None:
+    assert Thing(note="tab\tand\nlines").note == "tab\tand\nlines"
+    with pytest.raises(ValidationError):
+        Thing(note="a\x00b")
+
+
+def test_a_partial_update_refuses_null_where_the_column_is_not_and_an_empty_one() -> None:
+    with pytest.raises(ValidationError, match="name cannot be null"):
+        Thing(name=None)
+    with pytest.raises(ValidationError, match="give at least one of name, price, note"):
+        Thing()
+
+
+def test_each_operation_documents_its_problems_and_reads_document_304() -> None:
+    assert set(documented_errors("read")) == {304, 404, 429, 503}
+    assert 412 in documented_errors("update")
+    assert 409 in documented_errors("create")
