@@ -170,6 +170,8 @@ CHAOS = $(COMPOSE) --project-name $(PROJECT)-chaos -f compose.yml
 export SMOKE_PROJECT = $(PROJECT)-smoke
 export CHAOS_PROJECT = $(PROJECT)-chaos
 export BENCH_PROJECT = $(PROJECT)-bench
+# The Swarm stack of make swarm-up and make scale (deploy/swarm/stack).
+export SWARM_STACK = $(PROJECT)-swarm
 
 .PHONY: chaos
 chaos: config build ## Faults, concurrency, fuzzing and hostile input against the compose.yml stack
@@ -214,6 +216,12 @@ swarm-up: config build ## Deploy $(APP_IMAGE) as a stack on a single-node swarm 
 swarm-down: ## Remove the swarm stack and its volumes; leave the swarm if swarm-up created it (idempotent)
 	deploy/swarm/stack down
 
+.PHONY: scale
+scale: config build ## Scale-out on Swarm: 3 replicas under load; drain, lost replica, rollback, rolling update with a migration
+	@# The stack is removed (and the swarm left, if the suite created it) whatever the outcome.
+	status=0; python3 -m unittest discover --start-directory tests/scale --top-level-directory . \
+	  --verbose || status=$$?; deploy/swarm/stack down; exit $$status
+
 .PHONY: clean
 clean: config ## Remove containers, volumes, test stacks and caches (keeps .env and .secrets)
 	$(COMPOSE) --profile test down --volumes --remove-orphans
@@ -222,4 +230,6 @@ clean: config ## Remove containers, volumes, test stacks and caches (keeps .env 
 	$(COMPOSE) --project-name $(SMOKE_PROJECT)-upgrade -f compose.yml down --volumes --remove-orphans
 	$(CHAOS) down --volumes --remove-orphans
 	$(COMPOSE) --project-name $(BENCH_PROJECT) -f compose.yml -f bench/compose.bench.yml down --volumes --remove-orphans
+	$(COMPOSE) --project-name $(SMOKE_PROJECT)-edge -f compose.yml down --volumes --remove-orphans
+	deploy/swarm/stack down
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov

@@ -3,6 +3,7 @@ without a Server header (it tells an attacker which version to look up), and wit
 SIGTERM (app/core/drain.py)."""
 
 import asyncio
+import logging
 import signal
 import sys
 from types import FrameType
@@ -15,6 +16,8 @@ from uvicorn_worker import UvicornWorker
 from app.core import drain
 from app.core.config import get_settings
 from app.serving.protocol import BoundedHttpToolsProtocol
+
+logger = logging.getLogger(__name__)
 
 
 class DrainingServer(Server):
@@ -32,6 +35,9 @@ class DrainingServer(Server):
             super().handle_exit(sig, frame)
             return
         drain.start_draining()
+        # The moment the drain starts, for whoever reads the logs after a deploy (and the scale
+        # suite, which checks that the edge stopped sending requests soon after it).
+        logger.info("draining", extra={"drain_seconds": self.drain_seconds})
         # Called from a signal handler: hand the timer to the loop in a signal-safe way.
         loop = asyncio.get_running_loop()
         loop.call_soon_threadsafe(

@@ -6,11 +6,8 @@ import json
 import os
 import socket
 import subprocess
-import threading
-import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from tests.container import services
@@ -23,6 +20,7 @@ from tests.container.docker import (
     inspect,
     wait_for,
 )
+from tests.container.load import Load as HostLoad
 
 PROJECT = os.environ.get("CHAOS_PROJECT", "fastapi-starter-chaos")
 HOST = "127.0.0.1"
@@ -150,59 +148,8 @@ def raw_request(request: bytes, timeout: float = 5) -> tuple[int, bytes]:
     return int(status_line.split()[1]), answer
 
 
-@dataclass
-class Outcome:
-    started: float
-    status: int | None  # None: no HTTP answer (refused, reset, timed out)
-    error: str = ""
-
-
-@dataclass
-class Load:
-    """Threads sending one request after another, each on a new connection, for a bounded time.
-
-    A new connection per request makes every outcome unambiguous: refused means the request was
-    never accepted; anything but a full response after that means a request was lost.
-    """
-
-    request: Callable[[http.client.HTTPConnection], int]
-    threads: int = 4
-    seconds: float = 10.0
-    outcomes: list[Outcome] = field(default_factory=list)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _workers: list[threading.Thread] = field(default_factory=list)
-
-    def __enter__(self) -> "Load":
-        deadline = time.monotonic() + self.seconds
-        for _ in range(self.threads):
-            worker = threading.Thread(target=self._run, args=(deadline,), daemon=True)
-            worker.start()
-            self._workers.append(worker)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        for worker in self._workers:
-            worker.join(self.seconds + 10)
-
-    def _run(self, deadline: float) -> None:
-        while not self._stop.is_set() and time.monotonic() < deadline:
-            started = time.monotonic()
-            connection = http.client.HTTPConnection(HOST, PORT, timeout=10)
-            try:
-                outcome = Outcome(started, self.request(connection))
-            except (OSError, http.client.HTTPException) as error:
-                outcome = Outcome(started, None, f"{type(error).__name__}: {error}")
-                time.sleep(0.05)  # the server is down: do not spin
-            finally:
-                connection.close()
-            self.outcomes.append(outcome)
-
-    def after(self, moment: float) -> list[Outcome]:
-        return [o for o in self.outcomes if o.started >= moment]
-
-    def before(self, moment: float) -> list[Outcome]:
-        return [o for o in self.outcomes if o.started < moment]
+# The load of the chaos scenarios: against this stack's app.
+Load = functools.partial(HostLoad, host=HOST, port=PORT)
 
 
 def get(path: str) -> Callable[[http.client.HTTPConnection], int]:

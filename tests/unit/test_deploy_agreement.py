@@ -393,7 +393,9 @@ def test_the_image_and_compose_state_the_facts_the_targets_are_held_to() -> None
     assert app["read_only"] is True
     assert "/tmp" in app["tmpfs"]
     assert 'VOLUME ["/tmp"]' in dockerfile_runtime()
-    assert app["ports"][0].endswith(f":{PORT}")
+    # The app publishes nothing; the edge reaches it on the image's port.
+    assert "ports" not in app
+    assert compose()["services"]["edge"]["environment"]["EDGE_UPSTREAM"] == f"app:{PORT}"
     assert seconds(app["stop_grace_period"]) > GRACEFUL
     assert seconds(compose()["services"]["worker"]["stop_grace_period"]) > (
         WORKER_SHUTDOWN + TASKIQ_MARGIN_SECONDS
