@@ -12,6 +12,7 @@ import urllib.request
 import uuid
 from typing import Any
 
+from tests.container import services
 from tests.container.docker import (
     compose_stack,
     docker,
@@ -25,9 +26,9 @@ PROJECT = os.environ.get("SMOKE_PROJECT", "fastapi-starter-smoke") + "-edge"
 REPLICAS = 3
 
 
-def compose(*args: str) -> subprocess.CompletedProcess[str]:
+def compose(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     os.environ["EDGE_PORT"] = ""  # a port of Docker's choosing: nothing to collide with
-    return compose_stack(PROJECT, *args)
+    return compose_stack(PROJECT, *args, env=env)
 
 
 def log_lines(container: str) -> list[dict[str, Any]]:
@@ -104,14 +105,7 @@ class EdgeInFrontOfReplicas(unittest.TestCase):
         self.assertNotIn(
             ipaddress.ip_address(client), ipaddress.ip_network(subnet_for(PROJECT)), "not the edge"
         )
-        buckets = docker(
-            "exec",
-            compose("ps", "--quiet", "redis").stdout.strip(),
-            "redis-cli",
-            "--scan",
-            "--pattern",
-            "ratelimit:addr:*",
-        ).stdout.split()
+        buckets = services.redis_cli(compose, "--scan", "--pattern", "ratelimit:addr:*").split()
         self.assertTrue([b for b in buckets if b.startswith(f"ratelimit:addr:{client}:")], buckets)
         self.assertFalse([b for b in buckets if "203.0.113.9" in b], "a forged address counted")
         self.assertFalse([b for b in buckets if b.startswith("ratelimit:addr:10.")], buckets)
