@@ -47,7 +47,9 @@ up: config ## Build and start the dev stack (hot reload), wait until healthy, pr
 	@port=$$(sed -n 's/^APP_PORT=//p' .env); port=$${port:-8000}; \
 	 echo; echo "  API      http://localhost:$$port"; \
 	 echo "  Docs     http://localhost:$$port/docs"; \
-	 echo "  Health   http://localhost:$$port/health/ready"
+	 echo "  Health   http://localhost:$$port/health/ready"; \
+	 edge=$$(sed -n 's/^EDGE_PORT=//p' .env); \
+	 echo "  Edge     http://localhost:$${edge:-8080} (nginx in front of the app, as in production)"
 
 .PHONY: down
 down: ## Stop and remove the containers (data volumes are kept)

@@ -132,7 +132,8 @@ class GracefulShutdownUnderLoad(unittest.TestCase):
         self.assertEqual(lost, [])
         started = time.monotonic()
         compose("start", "app")
-        healthy = wait_for(lambda: stack.health() == "healthy", 5, "the app healthy again")
+        # How fast is reported, not asserted (a shared CI host is slow at times): it comes back.
+        healthy = wait_for(lambda: stack.health() == "healthy", 60, "the app healthy again")
         report(
             f"app healthy again {healthy:.1f} s after start "
             f"({time.monotonic() - started:.1f} s with the CLI)"
