@@ -131,7 +131,7 @@ lint-ci: config lint-deploy ## Check the delivery pipeline and deploy/ offline: 
 	  check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml && \
 	  check-jsonschema --builtin-schema vendor.dependabot .github/dependabot.yml && \
 	  check-jsonschema --builtin-schema vendor.compose-spec compose.yml compose.override.yml && \
-	  hadolint Dockerfile tests/browser/Dockerfile && \
+	  hadolint Dockerfile tests/browser/Dockerfile tests/scale/release/Dockerfile && \
 	  python tests/pipeline/check_workflow.py && \
 	  python tests/pipeline/check_workflow.py --self-test'
 	$(COMPOSE) -f compose.yml config --quiet
