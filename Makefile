@@ -19,7 +19,9 @@ COMPOSE := docker compose
 PROJECT = $(shell sed -n 's/^COMPOSE_PROJECT_NAME=//p' .env 2>/dev/null)
 # The throwaway stack of make test and make revision: Postgres and Redis of its own, beside the
 # dev stack and never touching its data (compose.test.yml).
-TEST_STACK = $(COMPOSE) --project-name $(PROJECT)-test -f compose.yml -f compose.override.yml -f compose.test.yml
+# Its edge network gets a subnet of its own too, or it would overlap the dev stack's.
+TEST_STACK = EDGE_SUBNET=$$(scripts/subnet $(PROJECT)-test) \
+  $(COMPOSE) --project-name $(PROJECT)-test -f compose.yml -f compose.override.yml -f compose.test.yml
 # Run in the test stack, then remove it, keeping the command's exit status.
 define in_test_stack
 status=0; $(TEST_STACK) run --rm --build tests $(1) || status=$$?; \
