@@ -74,11 +74,13 @@ def resources_in(scope: Scope) -> Resources:
     return resources
 
 
-def get_resources(request: Request) -> Resources:
+# Dependencies are ``async def`` even when they never await: FastAPI runs a plain ``def`` in a
+# worker thread, a thread hop per request (bench/README.md, "async dependencies").
+async def get_resources(request: Request) -> Resources:
     return resources_in(request.scope)
 
 
-def get_settings_in_use(request: Request) -> Settings:
+async def get_settings_in_use(request: Request) -> Settings:
     return resources_in(request.scope).settings
 
 

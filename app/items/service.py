@@ -36,7 +36,7 @@ def build_item_service(resources: Resources) -> ItemService:
     )
 
 
-def get_item_service(request: Request) -> ItemService:
+async def get_item_service(request: Request) -> ItemService:
     # From the request, not from a ResourcesDep: one dependency level less on every call
     # (bench/README.md, "item service built without a dependency level").
     return resources_in(request.scope).built(build_item_service)
