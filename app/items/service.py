@@ -14,6 +14,7 @@ from app.kit.cache import VersionedCache
 from app.kit.service import VersionedService
 
 ItemService = VersionedService[Item, ItemOut]
+CACHE_NAMESPACE = "items"
 
 
 def build_item_service(resources: Resources) -> ItemService:
@@ -21,7 +22,7 @@ def build_item_service(resources: Resources) -> ItemService:
     cache = VersionedCache(
         resources.redis,
         resources.redis_guard,
-        namespace="items",
+        namespace=CACHE_NAMESPACE,
         ttl_seconds=ItemSettings.load().item_cache_ttl_seconds,
         enabled=settings.cache_enabled,
     )
