@@ -45,8 +45,7 @@ P99_OVER_P50 = 4
 SOAK_GROWTH_LIMIT = 0.05  # RSS in the last 10 s of the soak at most 5 % over the first 10 s
 SOAK_WINDOW_S = 10
 IMAGE_LIMIT_MB = 180
-# 50 MB, plus what hiredis costs (about 1 MB; bench/README.md, "hiredis").
-OWN_LAYERS_LIMIT_MB = 51
+OWN_LAYERS_LIMIT_MB = 50
 
 
 def figures(run: dict[str, Any]) -> dict[str, Any]:
