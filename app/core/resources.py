@@ -16,7 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.types import Scope
 
 from app.core.config import Settings
-from app.core.database import create_engine, create_read_sessionmaker, create_sessionmaker
+from app.core.database import (
+    autocommit,
+    create_engine,
+    create_read_sessionmaker,
+    create_sessionmaker,
+)
 from app.core.redis import RedisGuard, create_redis
 
 STATE_KEY = "resources"
@@ -28,8 +33,10 @@ class Resources:
     engine: AsyncEngine
     # Transactions, for anything that writes.
     sessions: async_sessionmaker[AsyncSession]
-    # Autocommit, for reads that are one statement (no BEGIN/ROLLBACK round trips).
+    # Autocommit, for reads that are one statement (no BEGIN/ROLLBACK round trips): as
+    # sessions, or as plain connections for hot reads in Core (app.kit.repository).
     read_sessions: async_sessionmaker[AsyncSession]
+    reads: AsyncEngine
     redis: Redis
     redis_guard: RedisGuard
     _built: dict[Callable[["Resources"], object], object] = field(default_factory=dict)
@@ -39,11 +46,13 @@ class Resources:
     def open(cls, settings: Settings) -> "Resources":
         """Pools that connect lazily, so the app starts even while a dependency is down."""
         engine = create_engine(settings)
+        reads = autocommit(engine)
         return cls(
             settings=settings,
             engine=engine,
             sessions=create_sessionmaker(engine),
-            read_sessions=create_read_sessionmaker(engine),
+            read_sessions=create_read_sessionmaker(reads),
+            reads=reads,
             redis=create_redis(settings),
             redis_guard=RedisGuard(settings.redis_cooldown_seconds),
         )
