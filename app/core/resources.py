@@ -33,10 +33,11 @@ class Resources:
     engine: AsyncEngine
     # Transactions, for anything that writes.
     sessions: async_sessionmaker[AsyncSession]
-    # Autocommit, for reads that are one statement (no BEGIN/ROLLBACK round trips): as
-    # sessions, or as plain connections for hot reads in Core (app.kit.repository).
+    # Autocommit, for reads that are one statement (no BEGIN/ROLLBACK round trips)...
     read_sessions: async_sessionmaker[AsyncSession]
-    reads: AsyncEngine
+    # ...and its connections, for the hot paths in Core (app.kit.repository): reads, and
+    # writes that are one statement (an INSERT is atomic without BEGIN and COMMIT).
+    single_statements: AsyncEngine
     redis: Redis
     redis_guard: RedisGuard
     _built: dict[Callable[["Resources"], object], object] = field(default_factory=dict)
@@ -46,13 +47,13 @@ class Resources:
     def open(cls, settings: Settings) -> "Resources":
         """Pools that connect lazily, so the app starts even while a dependency is down."""
         engine = create_engine(settings)
-        reads = autocommit(engine)
+        single_statements = autocommit(engine)
         return cls(
             settings=settings,
             engine=engine,
             sessions=create_sessionmaker(engine),
-            read_sessions=create_read_sessionmaker(reads),
-            reads=reads,
+            read_sessions=create_read_sessionmaker(single_statements),
+            single_statements=single_statements,
             redis=create_redis(settings),
             redis_guard=RedisGuard(settings.redis_cooldown_seconds),
         )

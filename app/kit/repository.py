@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, Select, inspect, select, tuple_
+from sqlalchemy import Row, Select, insert, inspect, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.kit.models import Versioned
@@ -22,7 +22,9 @@ class Repository[M: Versioned]:
         # The hot reads select the table's columns in Core, not ORM objects: no unit of work,
         # identity map or instance to build for a row that is only serialized
         # (bench/README.md, "hot reads in Core"). A Row reads like the object it replaces.
-        self._columns = select(inspect(model).local_table)
+        table = inspect(model).local_table
+        self._columns = select(table)
+        self._insert = insert(table).returning(*table.columns)
 
     async def read_row(self, connection: AsyncConnection, row_id: uuid.UUID) -> Row[Any] | None:
         statement = self._columns.where(self.model.id == row_id)
@@ -59,12 +61,13 @@ class Repository[M: Versioned]:
     ) -> Sequence[M]:
         return (await session.execute(self.newest_first_query(limit, before))).scalars().all()
 
-    async def create(self, session: AsyncSession, values: dict[str, Any]) -> M:
+    async def insert_row(self, connection: AsyncConnection, values: dict[str, Any]) -> Row[Any]:
+        """A new row (version 1): one INSERT ... RETURNING, the row as stored."""
         stamp = now()
-        row = self.model(id=uuid.uuid4(), version=1, created_at=stamp, updated_at=stamp, **values)
-        session.add(row)
-        await session.flush()
-        return row
+        statement = self._insert.values(
+            id=uuid.uuid4(), version=1, created_at=stamp, updated_at=stamp, **values
+        )
+        return (await connection.execute(statement)).one()
 
     async def update(self, session: AsyncSession, row: M, values: dict[str, Any]) -> M:
         for field, value in values.items():
