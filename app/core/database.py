@@ -1,5 +1,7 @@
 """PostgreSQL: one async engine per process (SQLAlchemy 2 on asyncpg), its sessions, and Base."""
 
+from typing import Any
+
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -34,12 +36,13 @@ def command_deadline_seconds(settings: Settings) -> float:
 
 def create_engine(settings: Settings) -> AsyncEngine:
     """A sized pool that never hands out a dead connection and never waits forever."""
-    return create_async_engine(
+    engine = create_async_engine(
         settings.database_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout_seconds,
-        # A connection killed by a failover or pg_terminate_backend is detected on checkout.
+        # A connection killed by a failover or pg_terminate_backend is detected on checkout
+        # (by the driver's own state: see ping_without_round_trips).
         pool_pre_ping=True,
         pool_recycle=1800,
         # Errors are logged without the statement's parameters: they may hold personal data.
@@ -56,6 +59,25 @@ def create_engine(settings: Settings) -> AsyncEngine:
             },
         },
     )
+    ping_without_round_trips(engine)
+    return engine
+
+
+def ping_without_round_trips(engine: AsyncEngine) -> None:
+    """The pre-ping asks asyncpg whether the connection is closed instead of asking the server.
+
+    SQLAlchemy's own ping is BEGIN, an empty query and ROLLBACK: three round trips on every
+    checkout, more than the read it precedes (bench/README.md, "pre-ping without round
+    trips"). A connection the server ended (pg_terminate_backend, a restart, a failover) was
+    told so by the server, and asyncpg marks it closed as the event loop reads that: the check
+    catches it, and a failed check refreshes the whole pool as before. A connection that died
+    in silence (no FIN: a partition) is found by its statement's deadline instead.
+    """
+
+    def connection_open(dbapi_connection: Any) -> bool:
+        return not dbapi_connection.driver_connection.is_closed()
+
+    engine.dialect.do_ping = connection_open  # type: ignore[method-assign]
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -63,9 +85,13 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-def create_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions for reads that are one statement: in autocommit, so a read costs one round trip
-    instead of BEGIN, the query and ROLLBACK. Same pool; anything that writes needs
+def autocommit(engine: AsyncEngine) -> AsyncEngine:
+    """The engine for reads that are one statement: in autocommit, so a read costs one round
+    trip instead of BEGIN, the query and ROLLBACK. Same pool; anything that writes needs
     create_sessionmaker's transactions."""
-    autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
-    return async_sessionmaker(autocommit, expire_on_commit=False)
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
+def create_read_sessionmaker(reads: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions on ``autocommit(engine)``, for single-statement reads that want ORM objects."""
+    return async_sessionmaker(reads, expire_on_commit=False)

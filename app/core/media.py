@@ -13,7 +13,7 @@ class UnsupportedMediaType(ProblemError):
     status = 415
 
 
-def require_json(
+async def require_json(
     content_type: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> None:
     """FastAPI dependency for endpoints that take a body: application/json or any +json type."""

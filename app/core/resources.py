@@ -16,7 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.types import Scope
 
 from app.core.config import Settings
-from app.core.database import create_engine, create_read_sessionmaker, create_sessionmaker
+from app.core.database import (
+    autocommit,
+    create_engine,
+    create_read_sessionmaker,
+    create_sessionmaker,
+)
 from app.core.redis import RedisGuard, create_redis
 
 STATE_KEY = "resources"
@@ -28,8 +33,11 @@ class Resources:
     engine: AsyncEngine
     # Transactions, for anything that writes.
     sessions: async_sessionmaker[AsyncSession]
-    # Autocommit, for reads that are one statement (no BEGIN/ROLLBACK round trips).
+    # Autocommit, for reads that are one statement (no BEGIN/ROLLBACK round trips)...
     read_sessions: async_sessionmaker[AsyncSession]
+    # ...and its connections, for the hot paths in Core (app.kit.repository): reads, and
+    # writes that are one statement (an INSERT is atomic without BEGIN and COMMIT).
+    single_statements: AsyncEngine
     redis: Redis
     redis_guard: RedisGuard
     _built: dict[Callable[["Resources"], object], object] = field(default_factory=dict)
@@ -39,11 +47,13 @@ class Resources:
     def open(cls, settings: Settings) -> "Resources":
         """Pools that connect lazily, so the app starts even while a dependency is down."""
         engine = create_engine(settings)
+        single_statements = autocommit(engine)
         return cls(
             settings=settings,
             engine=engine,
             sessions=create_sessionmaker(engine),
-            read_sessions=create_read_sessionmaker(engine),
+            read_sessions=create_read_sessionmaker(single_statements),
+            single_statements=single_statements,
             redis=create_redis(settings),
             redis_guard=RedisGuard(settings.redis_cooldown_seconds),
         )
@@ -74,11 +84,13 @@ def resources_in(scope: Scope) -> Resources:
     return resources
 
 
-def get_resources(request: Request) -> Resources:
+# Dependencies are ``async def`` even when they never await: FastAPI runs a plain ``def`` in a
+# worker thread, a thread hop per request (bench/README.md, "async dependencies").
+async def get_resources(request: Request) -> Resources:
     return resources_in(request.scope)
 
 
-def get_settings_in_use(request: Request) -> Settings:
+async def get_settings_in_use(request: Request) -> Settings:
     return resources_in(request.scope).settings
 
 

@@ -89,7 +89,7 @@ class ExportService:
             seq += 1
 
 
-def get_export_service(request: Request) -> ExportService:
+async def get_export_service(request: Request) -> ExportService:
     return resources_in(request.scope).built(ExportService)
 
 

@@ -7,19 +7,23 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from app.core.errors import problem_responses
 from app.core.media import JSON, require_json
+from app.core.read_ahead import reads_ahead
 from app.core.security import require_api_key
 from app.exports.router import export_started
 from app.exports.schemas import ExportOut
 from app.exports.service import ExportServiceDep
 from app.items.export import ITEM_EXPORT
 from app.items.schemas import ItemCreate, ItemOut, ItemPage, ItemUpdate
-from app.items.service import ItemServiceDep
+from app.items.service import CACHE_NAMESPACE, ItemServiceDep
+from app.kit.cache import read_path
 from app.kit.conditional import ReadConditions, WriteConditions, representation_response
 from app.kit.errors import documented_errors
 
 # An item's id is a UUID in the path itself: anything else matches no route (404), and
 # /items/exports is not taken for an item's id.
 router = APIRouter(prefix="/items", tags=["items"])
+# A cached read's Redis lookup rides on the rate limiter's round trip (app/core/read_ahead.py).
+reads_ahead(read_path(router.prefix, CACHE_NAMESPACE))
 
 WRITE = [Depends(require_api_key), Depends(require_json)]
 

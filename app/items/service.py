@@ -14,6 +14,7 @@ from app.kit.cache import VersionedCache
 from app.kit.service import VersionedService
 
 ItemService = VersionedService[Item, ItemOut]
+CACHE_NAMESPACE = "items"
 
 
 def build_item_service(resources: Resources) -> ItemService:
@@ -21,7 +22,7 @@ def build_item_service(resources: Resources) -> ItemService:
     cache = VersionedCache(
         resources.redis,
         resources.redis_guard,
-        namespace="items",
+        namespace=CACHE_NAMESPACE,
         ttl_seconds=ItemSettings.load().item_cache_ttl_seconds,
         enabled=settings.cache_enabled,
     )
@@ -36,7 +37,7 @@ def build_item_service(resources: Resources) -> ItemService:
     )
 
 
-def get_item_service(request: Request) -> ItemService:
+async def get_item_service(request: Request) -> ItemService:
     # From the request, not from a ResourcesDep: one dependency level less on every call
     # (bench/README.md, "item service built without a dependency level").
     return resources_in(request.scope).built(build_item_service)

@@ -17,11 +17,13 @@ import uuid
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from app.core.read_ahead import KeyOfPath, take
 from app.core.redis import RedisGuard, is_pool_exhausted
 
 logger = logging.getLogger(__name__)
 
 TOMBSTONE = b""
+BODY = "b"  # the entry's field holding the body ('v' holds its version)
 
 STORE_IF_NEWER = """
 local current = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
@@ -35,6 +37,28 @@ RETRY_INTERVAL_SECONDS = 0.5
 # Writes waiting to be retried; past this many (a long outage), the oldest are given up: Redis
 # that was down that long has most likely restarted empty, which holds no stale entry.
 MAX_PENDING = 10_000
+
+
+def entry_key(namespace: str, row_id: uuid.UUID) -> str:
+    return f"{namespace}:v1:{row_id.hex}"
+
+
+def read_path(collection: str, namespace: str) -> KeyOfPath:
+    """The read-ahead rule (app.core.read_ahead) of a cached read at ``{collection}/{id}``
+    (``/items/{id}``, under any prefix): the entry ``read`` will ask for. The read then costs
+    one Redis round trip, shared with the rate limiter (bench/README.md)."""
+    tail = collection.rstrip("/")
+
+    def key_of(path: str) -> tuple[str, str] | None:
+        head, _, last = path.rpartition("/")
+        if not head.endswith(tail):
+            return None
+        try:
+            return entry_key(namespace, uuid.UUID(last)), BODY
+        except ValueError:
+            return None
+
+    return key_of
 
 
 class VersionedCache:
@@ -54,18 +78,22 @@ class VersionedCache:
         self._retrying: asyncio.Task[None] | None = None
 
     def key(self, row_id: uuid.UUID) -> str:
-        return f"{self.namespace}:v1:{row_id.hex}"
+        return entry_key(self.namespace, row_id)
 
     async def read(self, row_id: uuid.UUID) -> bytes | None:
         """The cached body; TOMBSTONE if the row is known deleted; None on a miss."""
         if not (self.enabled and self.guard.available) or row_id in self._pending:
             return None
-        try:
-            body = await self.redis.hget(self.key(row_id), "b")
-        except (RedisError, OSError) as error:
-            self._failed("read", error)
-            return None
-        return body.encode() if isinstance(body, str) else body
+        key = self.key(row_id)
+        read_ahead, body = take(key)  # read in the rate limiter's round trip (read_path)
+        if not read_ahead:
+            try:
+                value = await self.redis.hget(key, BODY)
+            except (RedisError, OSError) as error:
+                self._failed("read", error)
+                return None
+            body = value.encode() if isinstance(value, str) else value
+        return body
 
     async def fill(self, row_id: uuid.UUID, version: int, body: bytes) -> None:
         """After a read from the database: keep it, unless Redis is known to be down."""

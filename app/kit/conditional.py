@@ -58,11 +58,12 @@ class Conditions:
 UNCONDITIONAL = Conditions()
 
 
-def read_conditions(if_none_match: Annotated[str | None, Header()] = None) -> Conditions:
+# async: a plain def dependency runs in a worker thread (bench/README.md, "async dependencies").
+async def read_conditions(if_none_match: Annotated[str | None, Header()] = None) -> Conditions:
     return Conditions(if_none_match=if_none_match)
 
 
-def write_conditions(if_match: Annotated[str | None, Header()] = None) -> Conditions:
+async def write_conditions(if_match: Annotated[str | None, Header()] = None) -> Conditions:
     return Conditions(if_match=if_match)
 
 

@@ -8,8 +8,10 @@ import json
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
+from sqlalchemy import Row
 
 from app.core.errors import InvalidInput
 from app.kit.models import Versioned
@@ -26,7 +28,7 @@ class Page[T](BaseModel):
     )
 
 
-def encode_cursor(row: Versioned) -> str:
+def encode_cursor(row: Versioned | Row[Any]) -> str:
     position = json.dumps([row.created_at.isoformat(), row.id.hex]).encode()
     return base64.urlsafe_b64encode(position).decode().rstrip("=")
 
@@ -43,7 +45,9 @@ def decode_cursor(cursor: str) -> Position:
     return position
 
 
-def split_page[R: Versioned](rows: Sequence[R], limit: int) -> tuple[Sequence[R], str | None]:
+def split_page[R: Versioned | Row[Any]](
+    rows: Sequence[R], limit: int
+) -> tuple[Sequence[R], str | None]:
     """``rows`` as read with ``limit + 1``: the page, and the cursor of the next one if the
     extra row says there is one (no COUNT needed)."""
     page = rows[:limit]

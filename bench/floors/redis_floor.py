@@ -1,0 +1,62 @@
+"""Floor (c): a bare ASGI callable and one ``redis.asyncio`` GET of an item's JSON per request,
+with hiredis: what a cached read could cost with no framework and no code of ours.
+
+``GET /{id}`` answers the JSON stored under ``floor:item:{id}`` (stored on the first miss, as
+the app's cache is, then read on every request). Connection settings are the app's own.
+"""
+
+import json
+
+from redis.asyncio import Redis
+from starlette.types import Receive, Scope, Send
+
+from app.core.config import get_settings
+
+KEY_PREFIX = "floor:item:"
+TTL_SECONDS = 3600  # the store evicts only keys that expire (volatile-lru)
+HEADERS = [(b"content-type", b"application/json")]
+redis: Redis | None = None
+
+
+def item_json(item_id: str) -> bytes:
+    """A body the size and shape of the app's item representation."""
+    return json.dumps(
+        {
+            "id": item_id,
+            "name": "seed 1",
+            "description": "a fixed data set for benchmarks",
+            "price": "1.99",
+            "created_at": "2026-01-01T00:00:01Z",
+            "updated_at": "2026-01-01T00:00:01Z",
+        }
+    ).encode()
+
+
+async def lifespan(receive: Receive, send: Send) -> None:
+    global redis  # noqa: PLW0603 - one client per process, like the app's
+    settings = get_settings()
+    while (message := await receive())["type"] != "lifespan.shutdown":
+        if message["type"] == "lifespan.startup":
+            redis = Redis.from_url(
+                settings.redis_url.get_secret_value(),
+                password=settings.redis_password.get_secret_value() or None,
+            )
+            await send({"type": "lifespan.startup.complete"})
+    if redis is not None:
+        await redis.aclose()
+    await send({"type": "lifespan.shutdown.complete"})
+
+
+async def app(scope: Scope, receive: Receive, send: Send) -> None:
+    if scope["type"] == "lifespan":
+        await lifespan(receive, send)
+        return
+    assert redis is not None  # noqa: S101 - set at start-up
+    item_id = scope["path"].strip("/")
+    body = await redis.get(KEY_PREFIX + item_id)
+    if body is None:
+        body = item_json(item_id)
+        await redis.set(KEY_PREFIX + item_id, body, ex=TTL_SECONDS)
+    headers = [*HEADERS, (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
