@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from app.core.redis import RedisGuard, is_pool_exhausted
+from app.observability.metrics import CACHE_LOOKUPS
 
 logger = logging.getLogger(__name__)
 
@@ -52,19 +53,26 @@ class VersionedCache:
         self._store_if_newer = redis.register_script(STORE_IF_NEWER)
         self._pending: dict[uuid.UUID, tuple[int, bytes]] = {}
         self._retrying: asyncio.Task[None] | None = None
+        self._hits = CACHE_LOOKUPS.labels(namespace, "hit")
+        self._misses = CACHE_LOOKUPS.labels(namespace, "miss")
 
     def key(self, row_id: uuid.UUID) -> str:
         return f"{self.namespace}:v1:{row_id.hex}"
 
     async def read(self, row_id: uuid.UUID) -> bytes | None:
         """The cached body; TOMBSTONE if the row is known deleted; None on a miss."""
-        if not (self.enabled and self.guard.available) or row_id in self._pending:
+        if not self.enabled:
+            return None
+        if not self.guard.available or row_id in self._pending:
+            self._misses.inc()
             return None
         try:
             body = await self.redis.hget(self.key(row_id), "b")
         except (RedisError, OSError) as error:
             self._failed("read", error)
+            self._misses.inc()
             return None
+        (self._misses if body is None else self._hits).inc()
         return body.encode() if isinstance(body, str) else body
 
     async def fill(self, row_id: uuid.UUID, version: int, body: bytes) -> None:

@@ -24,6 +24,7 @@ from app.core.errors import problem_response
 from app.core.redis import is_pool_exhausted
 from app.core.resources import resources_in
 from app.core.security import is_valid_api_key
+from app.observability.metrics import RATE_LIMITED
 
 EXEMPT_PREFIXES = ("/health/",)
 
@@ -104,6 +105,7 @@ class RateLimitMiddleware:
             (b"ratelimit-reset", str(reset).encode()),
         ]
         if count > limit:
+            RATE_LIMITED.inc()
             response = problem_response(
                 429,
                 f"Rate limit of {limit} requests per {window} s reached; retry in {reset} s.",
