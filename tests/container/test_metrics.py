@@ -128,7 +128,9 @@ class MetricsAcrossWorkers(unittest.TestCase):
             return len(workers) == 2 and killed not in workers
 
         wait_for(replaced, 60, "gunicorn to replace the killed worker")
-        self.assertEqual(self.settled_scrape(sent), sent, "the dead worker's counts lost or doubled")
+        self.assertEqual(
+            self.settled_scrape(sent), sent, "the dead worker's counts lost or doubled"
+        )
 
         self.send(40)
         self.assertEqual(self.settled_scrape(sent + 40), sent + 40)
