@@ -6,16 +6,19 @@ import time
 import uuid
 
 import pytest
+from fastapi import APIRouter, HTTPException
 from httpx import AsyncClient
 from prometheus_client import REGISTRY
 
 from app.core.config import Settings
 from app.core.redis import RedisGuard
+from app.core.resources import Resources
+from app.kit.cache import VersionedCache
 from app.observability.metrics import UNMATCHED_ROUTE
 from app.observability.middleware import route_template
-from tests.unit.support import PROBES, WRITE_HEADERS, changed, create_app_with_probes, serve
+from tests.unit.support import PROBES, changed, create_app_with_probes, serve
 
-ITEM_ROUTE = "/api/v1/items/{item_id}"
+THING_ROUTE = "/api/v1/things/{thing_id}"
 
 
 def sample(name: str, **labels: str) -> float:
@@ -27,15 +30,25 @@ def requests_counted(route: str, status: str = "2xx", method: str = "GET") -> fl
 
 
 async def test_requests_are_counted_by_route_template_never_by_raw_path(
-    client: AsyncClient,
+    settings: Settings,
 ) -> None:
-    before = requests_counted(ITEM_ROUTE, "4xx")
-    raw = f"/api/v1/items/{uuid.uuid4()}"
+    # A router included under a prefix, as resources' routers are (make resource).
+    app = create_app_with_probes(settings)
+    things = APIRouter(prefix="/things")
 
-    for _ in range(2):
-        assert (await client.get(f"/api/v1/items/{uuid.uuid4()}")).status_code == 404
+    @things.get("/{thing_id:uuid}")
+    async def read_thing(thing_id: uuid.UUID) -> None:
+        raise HTTPException(404)
 
-    assert requests_counted(ITEM_ROUTE, "4xx") == before + 2
+    app.include_router(things, prefix="/api/v1")
+    before = requests_counted(THING_ROUTE, "4xx")
+    raw = f"/api/v1/things/{uuid.uuid4()}"
+
+    async with serve(app) as http:
+        for path in (raw, f"/api/v1/things/{uuid.uuid4()}"):
+            assert (await http.get(path)).status_code == 404
+
+    assert requests_counted(THING_ROUTE, "4xx") == before + 2
     assert not [
         s for metric in REGISTRY.collect() for s in metric.samples if raw in s.labels.values()
     ]
@@ -83,20 +96,24 @@ async def test_metrics_are_not_served_on_the_public_port(client: AsyncClient) ->
         assert (await client.get(path)).status_code == 404
 
 
-async def test_cache_hits_and_misses_are_counted(client: AsyncClient) -> None:
-    body = {"name": f"lamp {uuid.uuid4()}", "price": "1.00"}
-    created = await client.post("/api/v1/items", json=body, headers=WRITE_HEADERS)
-    item = f"/api/v1/items/{created.json()['id']}"
-    hits, misses = (
-        sample("cache_lookups_total", cache="items", result="hit"),
-        sample("cache_lookups_total", cache="items", result="miss"),
+async def test_cache_hits_and_misses_are_counted(settings: Settings) -> None:
+    resources = Resources.open(settings)
+    cache = VersionedCache(
+        resources.redis, resources.redis_guard, "tests-things", ttl_seconds=60, enabled=True
     )
+    row = uuid.uuid4()
+    hits = sample("cache_lookups_total", cache="tests-things", result="hit")
+    misses = sample("cache_lookups_total", cache="tests-things", result="miss")
+    try:
+        assert await cache.read(row) is None  # nothing cached: a miss
+        await cache.update(row, 1, b"{}")
+        assert await cache.read(row) == b"{}"  # a hit
+    finally:
+        await cache.aclose()
+        await resources.close()
 
-    await client.get(item)  # stored by the write: a hit
-    await client.get(f"/api/v1/items/{uuid.uuid4()}")  # nothing cached: a miss
-
-    assert sample("cache_lookups_total", cache="items", result="hit") == hits + 1
-    assert sample("cache_lookups_total", cache="items", result="miss") == misses + 1
+    assert sample("cache_lookups_total", cache="tests-things", result="hit") == hits + 1
+    assert sample("cache_lookups_total", cache="tests-things", result="miss") == misses + 1
 
 
 async def test_rate_limit_rejections_are_counted(settings: Settings) -> None:
