@@ -116,6 +116,12 @@ RUN python -c "import app.main"
 # there on a read-only root. Where a tmpfs is mounted (--tmpfs, Compose), no volume is created.
 VOLUME ["/tmp"]
 
+# Metrics under gunicorn's pre-fork workers: each process writes its values into files here
+# (on the tmpfs) and the master serves their sum (app/observability). Set here, not from Python,
+# so every process of the image, whatever starts it, agrees on the directory; gunicorn empties
+# it when it starts.
+ENV PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus
+
 # Numeric, so Kubernetes' runAsNonRoot can verify it without reading /etc/passwd.
 USER 10001:10001
 EXPOSE 8000

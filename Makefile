@@ -119,10 +119,13 @@ lint: config ## Check: ruff, ruff format, mypy --strict
 	$(DEV) sh -c 'ruff check . && ruff format --check . && mypy'
 
 .PHONY: lint-deploy
-lint-deploy: config ## Check deploy/ offline: cfn-lint, checkov, kubectl kustomize + kubernetes-validate, check-jsonschema; each refuses its planted defects
+lint-deploy: config ## Check deploy/ offline: cfn-lint, checkov, kubectl kustomize + kubernetes-validate, check-jsonschema, alert rules and dashboard; each refuses its planted defects
 	@# tests/deploy/check_deploy.py: every checker on the real definitions (no finding), then on
 	@# tests/deploy/fixtures/, where each must refuse the defect a fixture plants.
-	$(DEV) sh -c 'python tests/deploy/check_deploy.py && python tests/deploy/check_deploy.py --planted'
+	@# check_observability.py: the alert rules' PromQL (promql-parser) and the dashboard, naming
+	@# only metrics the app and the worker export; its fixtures plant what it must refuse.
+	$(DEV) sh -c 'python tests/deploy/check_deploy.py && python tests/deploy/check_deploy.py --planted \
+	  && python tests/deploy/check_observability.py && python tests/deploy/check_observability.py --planted'
 
 .PHONY: lint-ci
 lint-ci: config lint-deploy ## Check the delivery pipeline and deploy/ offline: zizmor, check-jsonschema, hadolint, compose, pins, publishing rules, lint-deploy

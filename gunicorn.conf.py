@@ -4,9 +4,17 @@ Every value comes from the app's validated Settings (app/core/config.py, their o
 image serves every deployment and a bad value fails at start-up, naming itself.
 """
 
+from typing import Any
+
 from app.core.config import get_settings
 from app.core.logging import gunicorn_logconfig
 from app.core.server import worker_count
+from app.observability.multiprocess import (
+    aggregating_registry,
+    forget_process,
+    reset_directory,
+    serve,
+)
 
 settings = get_settings()
 
@@ -24,3 +32,19 @@ forwarded_allow_ips = settings.forwarded_allow_ips
 # The app writes its own access line (with request id and duration); gunicorn's is off.
 accesslog = None
 logconfig_dict = gunicorn_logconfig(settings.log_level)
+
+
+# Metrics of every worker, summed (app/observability/multiprocess.py): each worker writes its
+# values into PROMETHEUS_MULTIPROC_DIR (the image's ENV, on the tmpfs), the master serves the sum
+# on METRICS_PORT, never on the public port.
+def on_starting(server: Any) -> None:
+    reset_directory()  # a previous run's files would be counted again
+
+
+def when_ready(server: Any) -> None:
+    if settings.metrics_enabled:
+        serve(settings.metrics_port, aggregating_registry())
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    forget_process(worker.pid)

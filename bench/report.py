@@ -163,6 +163,48 @@ def worker_peaks(container: dict[str, Any]) -> str:
     return " / ".join(f"{peak:.0f}" for peak in peaks) + " MiB" if peaks else "not measured"
 
 
+# bench/run's observability rounds: the app as shipped (metrics on), without metrics, traced.
+VARIANTS = {"app": "metrics on", "app-nometrics": "metrics off", "app-traced": "tracing on"}
+OBSERVED = {"health_live": "GET /health/live", "item_cached": "GET /api/v1/items/{id}, cached"}
+METRICS_OVERHEAD_GOAL = 0.10
+
+
+def load_observability(run_dir: Path) -> dict[str, dict[str, float]]:
+    """Best req/s of each variant on each scenario, over its rounds (obs_VARIANT_SCENARIO_N)."""
+    best: dict[str, dict[str, float]] = {}
+    for path in run_dir.glob("obs_*.json"):
+        variant, scenario = next(
+            (v, s) for v in VARIANTS for s in OBSERVED if path.stem.startswith(f"obs_{v}_{s}_")
+        )
+        rate = figures(json.loads(path.read_text()))["requests_per_s"]
+        best.setdefault(scenario, {})[variant] = max(rate, best.get(scenario, {}).get(variant, 0))
+    return best
+
+
+def observability_lines(best: dict[str, dict[str, float]]) -> list[str]:
+    if not best:
+        return []
+    lines = [
+        "",
+        "## Observability's cost (gunicorn, best round of each)",
+        "",
+        "| scenario | metrics off req/s | metrics on req/s | metrics' cost | tracing on req/s "
+        "| tracing's cost (vs metrics on) |",
+        "|---|--:|--:|--:|--:|--:|",
+    ]
+    for scenario, label in OBSERVED.items():
+        rates = best[scenario]
+        off, on, traced = rates["app-nometrics"], rates["app"], rates["app-traced"]
+        metrics_cost, tracing_cost = 1 - on / off, 1 - traced / on
+        verdict = "PASS" if metrics_cost < METRICS_OVERHEAD_GOAL else "MISS"
+        goal = f"goal < {METRICS_OVERHEAD_GOAL:.0%}: {verdict}"
+        lines.append(
+            f"| {label} | {off:,.0f} | {on:,.0f} | {metrics_cost:.1%} ({goal}) "
+            f"| {traced:,.0f} | {tracing_cost:.1%} |"
+        )
+    return lines
+
+
 def markdown(meta: dict[str, Any], servers: dict[str, dict[str, Any]]) -> str:
     lines = [
         f"# Benchmark {meta['time']}{' (QUICK: indicative only)' if meta['quick'] else ''}",
@@ -217,6 +259,7 @@ def markdown(meta: dict[str, Any], servers: dict[str, dict[str, Any]]) -> str:
         f"enqueue-to-start p50 {jobs['latency_p50_ms']} ms, p99 {jobs['latency_p99_ms']} ms; "
         f"worker peak memory {jobs['worker_memory_peak_bytes'] / 2**20:.0f} MiB.",
     ]
+    lines += observability_lines(meta.get("observability", {}))
     cold = f"{meta['cold_build_s']} s" if meta["cold_build_s"] is not None else "not run (QUICK)"
     lines += [
         "",
@@ -234,6 +277,7 @@ def main(run_dir: Path, results_dir: Path) -> None:
     meta["jobs"] = json.loads((run_dir / "job_measured.json").read_text()) | json.loads(
         (run_dir / "worker.json").read_text()
     )
+    meta["observability"] = load_observability(run_dir)
     servers = {d.name: load_server(d) for d in sorted(run_dir.iterdir()) if d.is_dir()}
     report = markdown(meta, servers)
     print(report)

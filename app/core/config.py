@@ -110,6 +110,16 @@ class Settings(SettingsBase):
     # Resources' reads served from Redis (each resource sets its own time to live).
     cache_enabled: bool = True
 
+    # Prometheus metrics (app/observability): counted in every process, served on their own
+    # port (never the public one) by gunicorn's master for all its workers, and by the worker.
+    metrics_enabled: bool = True
+    metrics_port: int = Field(default=9464, ge=1, le=65535)
+    # Traces (OpenTelemetry): off unless an OTLP/HTTP collector is named, e.g.
+    # http://otel-collector:4318 (the SDK's own variable; /v1/traces is appended).
+    otel_exporter_otlp_endpoint: str | None = None
+    # The traces' service.name (the version is APP_VERSION).
+    otel_service_name: str = "fastapi-starter"
+
     @property
     def api_key_set(self) -> tuple[bytes, ...]:
         keys = self.api_keys.get_secret_value().split(",")

@@ -10,6 +10,7 @@ import json
 import logging
 import sys
 import threading
+from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -17,6 +18,16 @@ from typing import Any, TextIO
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 # The job a worker is running (app.worker.broker sets it), on each of that job's lines.
 job_id_var: ContextVar[str | None] = ContextVar("job_id", default=None)
+
+# The current trace's id, when tracing is on (app/observability/tracing.py installs it); while
+# it is off, a line costs one check of this and nothing of OpenTelemetry is imported.
+TraceIdSource = Callable[[], str | None]
+_trace_id_source: TraceIdSource | None = None
+
+
+def set_trace_id_source(source: TraceIdSource | None) -> None:
+    global _trace_id_source  # noqa: PLW0603 - one source per process, set when tracing starts
+    _trace_id_source = source
 
 
 def line_fields(
@@ -37,6 +48,8 @@ def line_fields(
         "message": message,
         "request_id": request_id_var.get(),
     }
+    if _trace_id_source is not None and (trace_id := _trace_id_source()) is not None:
+        line["trace_id"] = trace_id
     if (job_id := job_id_var.get()) is not None:
         line["job_id"] = job_id
     return line | fields if fields else line

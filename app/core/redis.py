@@ -3,6 +3,7 @@ guard that lets callers do without Redis while it is down."""
 
 import logging
 import time
+from collections.abc import Callable
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
@@ -49,11 +50,18 @@ class RedisGuard:
     def __init__(self, cooldown_seconds: float) -> None:
         self.cooldown_seconds = cooldown_seconds
         self._skip_until = 0.0
+        self._skipping = False
         self._logger = logging.getLogger("app.redis")
+        # Told True or False when the state changes (the redis_up metric): the cooldown runs
+        # out without anyone calling, so the change is seen on the next check of ``available``.
+        self.on_change: Callable[[bool], None] | None = None
 
     @property
     def available(self) -> bool:
-        return time.monotonic() >= self._skip_until
+        available = time.monotonic() >= self._skip_until
+        if available and self._skipping:
+            self._changed(skipping=False)
+        return available
 
     def failed(self, purpose: str, error: BaseException) -> None:
         if self.available:  # once per cooldown, not once per call
@@ -62,3 +70,10 @@ class RedisGuard:
                 extra={"purpose": purpose, "error": type(error).__name__},
             )
         self._skip_until = time.monotonic() + self.cooldown_seconds
+        if not self._skipping:
+            self._changed(skipping=True)
+
+    def _changed(self, *, skipping: bool) -> None:
+        self._skipping = skipping
+        if self.on_change is not None:
+            self.on_change(not skipping)

@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 
 from app.core.read_ahead import KeyOfPath, take
 from app.core.redis import RedisGuard, is_pool_exhausted
+from app.observability.metrics import CACHE_LOOKUPS
 
 logger = logging.getLogger(__name__)
 
@@ -76,13 +77,18 @@ class VersionedCache:
         self._store_if_newer = redis.register_script(STORE_IF_NEWER)
         self._pending: dict[uuid.UUID, tuple[int, bytes]] = {}
         self._retrying: asyncio.Task[None] | None = None
+        self._hits = CACHE_LOOKUPS.labels(namespace, "hit")
+        self._misses = CACHE_LOOKUPS.labels(namespace, "miss")
 
     def key(self, row_id: uuid.UUID) -> str:
         return entry_key(self.namespace, row_id)
 
     async def read(self, row_id: uuid.UUID) -> bytes | None:
         """The cached body; TOMBSTONE if the row is known deleted; None on a miss."""
-        if not (self.enabled and self.guard.available) or row_id in self._pending:
+        if not self.enabled:
+            return None
+        if not self.guard.available or row_id in self._pending:
+            self._misses.inc()
             return None
         key = self.key(row_id)
         read_ahead, body = take(key)  # read in the rate limiter's round trip (read_path)
@@ -91,8 +97,10 @@ class VersionedCache:
                 value = await self.redis.hget(key, BODY)
             except (RedisError, OSError) as error:
                 self._failed("read", error)
+                self._misses.inc()
                 return None
             body = value.encode() if isinstance(value, str) else value
+        (self._misses if body is None else self._hits).inc()
         return body
 
     async def fill(self, row_id: uuid.UUID, version: int, body: bytes) -> None:

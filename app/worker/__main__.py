@@ -8,6 +8,7 @@ home), so Compose and every manifest say only which process to run:
 import os
 import sys
 
+from app.observability.multiprocess import reset_directory
 from app.worker.config import WorkerSettings
 
 
@@ -43,6 +44,9 @@ def main(argv: list[str]) -> None:
     if len(argv) != 1 or argv[0] not in commands:
         sys.exit("usage: python -m app.worker worker|scheduler")
     command = commands[argv[0]]()
+    # The metrics' directory emptied before taskiq starts its processes, as gunicorn's
+    # on_starting does for the app: a restarted container's files would be counted again.
+    reset_directory()
     # exec: taskiq becomes PID 1's process and receives SIGTERM itself.
     os.execvp(command[0], command)  # noqa: S606 - fixed program
 

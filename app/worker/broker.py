@@ -32,6 +32,15 @@ from taskiq_redis import RedisStreamBroker
 from app.core.config import get_settings
 from app.core.logging import configure_logging, job_id_var
 from app.core.resources import Resources
+from app.observability.jobs import JobObservability, QueueDepthCollector, queue_store_client
+from app.observability.multiprocess import aggregating_registry, serve
+from app.observability.tracing import (
+    export_spans,
+    new_tracer_provider,
+    start_process_tracing,
+    stop_process_tracing,
+    tracing_configured,
+)
 from app.worker.config import WorkerSettings
 from app.worker.heartbeat import WORKER_HEARTBEAT, beat_forever
 
@@ -121,7 +130,9 @@ class JobContext(TaskiqMiddleware):
         job_id_var.set(None)
 
 
-broker.add_middlewares(JobContext())
+# Sending (in the app): the request's trace goes with the job. Running (in the worker): each job
+# counted, timed and traced (app/observability/jobs.py).
+broker.add_middlewares(JobContext(), JobObservability())
 
 
 @broker.on_event(TaskiqEvents.WORKER_STARTUP)
@@ -131,12 +142,34 @@ async def open_resources(state: TaskiqState) -> None:
     state.heartbeat = asyncio.create_task(
         beat_forever(WORKER_HEARTBEAT, worker_settings.worker_heartbeat_seconds)
     )
+    # In the process that runs the jobs (taskiq's child, after its fork), never in its manager.
+    if tracing_configured(settings):
+        provider = new_tracer_provider(settings)
+        export_spans(provider, settings)
+        start_process_tracing(state.resources, provider)
+    if settings.metrics_enabled:
+        serve_worker_metrics()
     logger.info("worker started", extra={"concurrency": worker_settings.worker_concurrency})
+
+
+def serve_worker_metrics() -> None:
+    """The worker's metrics (and the queue's depth, read when scraped) on METRICS_PORT."""
+    registry = aggregating_registry()
+    queue_store = queue_store_client(
+        settings.queue_redis_url.get_secret_value(),
+        settings.redis_password.get_secret_value() or None,
+        settings.redis_socket_timeout_seconds,
+    )
+    registry.register(
+        QueueDepthCollector(queue_store, broker.queue_name, broker.consumer_group_name)
+    )
+    serve(settings.metrics_port, registry)
 
 
 @broker.on_event(TaskiqEvents.WORKER_SHUTDOWN)
 async def close_resources(state: TaskiqState) -> None:
     state.heartbeat.cancel()
+    stop_process_tracing()
     await state.resources.close()
     logger.info("worker stopped")
 

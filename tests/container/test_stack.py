@@ -106,6 +106,23 @@ class ComposeStack(unittest.TestCase):
                 ports = inspect("container", container_of(service))["HostConfig"]["PortBindings"]
                 self.assertFalse(ports)
 
+    def test_metrics_are_served_inside_the_network_and_never_published(self) -> None:
+        scrape = (
+            "import urllib.request; print(urllib.request.urlopen("
+            "'http://127.0.0.1:9464/metrics', timeout=5).read().decode())"
+        )
+        expected = {
+            "app": ["http_requests_total", "db_pool_connections_max", "app_build_info"],
+            "worker": ['queue_depth{state="waiting"}', 'queue_depth{state="running"}'],
+        }
+        for service, names in expected.items():
+            with self.subTest(service=service):
+                body = compose("exec", "-T", service, "python", "-c", scrape).stdout
+                for name in names:
+                    self.assertIn(name, body)
+                bindings = inspect("container", container_of(service))["HostConfig"]
+                self.assertNotIn("9464/tcp", bindings["PortBindings"] or {})
+
     def test_readiness_follows_redis_down_and_back_without_an_app_restart(self) -> None:
         app_started = inspect("container", self.app)["State"]["StartedAt"]
         compose("stop", "redis")

@@ -89,6 +89,7 @@ def seconds(duration: str) -> int:
 GRACEFUL = Settings.model_fields["graceful_timeout"].default
 WORKER_SHUTDOWN = WorkerSettings.model_fields["worker_shutdown_timeout_seconds"].default
 PORT = int(Settings.model_fields["bind"].default.rsplit(":", 1)[1])
+METRICS_PORT = Settings.model_fields["metrics_port"].default
 
 
 # --- Kubernetes ---------------------------------------------------------------------------------
@@ -168,12 +169,27 @@ def k8s_process_problems(name: str, workload: Doc, config: Doc) -> list[str]:
     return problems
 
 
+def k8s_scrape_problems(name: str, workload: Doc) -> list[str]:
+    """Prometheus finds the pod's metrics port through its annotations."""
+    annotations = workload["spec"]["template"]["metadata"].get("annotations", {})
+    ports = {
+        p.get("name"): p["containerPort"] for p in pod(workload)["containers"][0].get("ports", [])
+    }
+    if ports.get("metrics") != METRICS_PORT:
+        return [f"{name}: no port named metrics on METRICS_PORT ({METRICS_PORT})"]
+    wanted = {"prometheus.io/scrape": "true", "prometheus.io/port": str(METRICS_PORT)}
+    if {k: annotations.get(k) for k in wanted} != wanted:
+        return [f"{name}: not annotated for scraping on {METRICS_PORT}"]
+    return []
+
+
 def k8s_app_problems(app: Doc, config: Doc) -> list[str]:
     """The API's port, probes, drain and worker count."""
     problems = []
     container = pod(app)["containers"][0]
-    if [p["containerPort"] for p in container.get("ports", [])] != [PORT]:
-        problems.append(f"app: port {container.get('ports')}, the image's is {PORT}")
+    if [p["containerPort"] for p in container.get("ports", [])] != [PORT, METRICS_PORT]:
+        problems.append(f"app: ports {container.get('ports')}, expected {[PORT, METRICS_PORT]}")
+    problems += k8s_scrape_problems("app", app)
     paths = {
         probe: container.get(probe, {}).get("httpGet", {}).get("path")
         for probe in ("startupProbe", "livenessProbe", "readinessProbe")
@@ -208,6 +224,7 @@ def k8s_background_problems(workloads: dict[str, Doc]) -> list[str]:
                 if command != compose_probe(name):
                     problems.append(f"{name}: {probe} {command}, not Compose's healthcheck")
     if "worker" in workloads:
+        problems += k8s_scrape_problems("worker", workloads["worker"])
         grace = pod(workloads["worker"]).get("terminationGracePeriodSeconds", 30)
         if grace <= WORKER_SHUTDOWN + TASKIQ_MARGIN_SECONDS:
             problems.append("worker: grace period not above the worker's shutdown timeout")
@@ -309,8 +326,10 @@ def ecs_app_problems(template: Doc, containers: dict[str, Doc]) -> list[str]:
     app = containers.get("app", {})
     if app.get("HealthCheck", {}).get("Command") != ["CMD", *image_healthcheck()]:
         problems.append("app: the health check is not the image's HEALTHCHECK")
-    if [p["ContainerPort"] for p in app.get("PortMappings", [])] != [PORT]:
-        problems.append(f"app: port {app.get('PortMappings')}, the image's is {PORT}")
+    for name, ports in (("app", [PORT, METRICS_PORT]), ("worker", [METRICS_PORT])):
+        mapped = [p["ContainerPort"] for p in containers.get(name, {}).get("PortMappings", [])]
+        if mapped != ports:
+            problems.append(f"{name}: ports {mapped}, expected {ports} (METRICS_PORT last)")
     if app.get("StopTimeout", 30) <= GRACEFUL:
         problems.append(f"app: StopTimeout not above GRACEFUL_TIMEOUT ({GRACEFUL} s)")
     worker_stop = containers.get("worker", {}).get("StopTimeout", 30)
@@ -424,7 +443,10 @@ def test_a_planted_disagreement_is_reported_on_kubernetes() -> None:
     pod(app)["containers"][0]["securityContext"]["runAsUser"] = 0
     del pod(app)["containers"][0]["readinessProbe"]
     pod(app)["terminationGracePeriodSeconds"] = 20
+    del app["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"]
     problems = " | ".join(k8s_problems(docs))
+
+    assert "app: not annotated for scraping" in problems
 
     assert "app: runs as 0" in problems
     assert "probes on" in problems
@@ -438,7 +460,10 @@ def test_a_planted_disagreement_is_reported_on_ecs() -> None:
     container["User"] = "0"
     container["StopTimeout"] = GRACEFUL
     container["Environment"].append({"Name": "POSTGRES_PASWORD", "Value": "typo"})
+    container["PortMappings"] = container["PortMappings"][:1]  # the metrics port forgotten
     problems = " | ".join(ecs_problems(template))
+
+    assert "app: ports [8000], expected" in problems
 
     assert "app: runs as 0" in problems
     assert "StopTimeout not above GRACEFUL_TIMEOUT" in problems

@@ -28,6 +28,7 @@ from app.core.read_ahead import ReadAheadToken, forget, keep, key_for
 from app.core.redis import is_pool_exhausted
 from app.core.resources import resources_in
 from app.core.security import is_valid_api_key
+from app.observability.metrics import RATE_LIMITED
 
 EXEMPT_PREFIXES = ("/health/",)
 
@@ -132,6 +133,7 @@ class RateLimitMiddleware:
                 (b"ratelimit-reset", str(reset).encode()),
             ]
             if count > limit:
+                RATE_LIMITED.inc()
                 response = problem_response(
                     429,
                     f"Rate limit of {limit} requests per {window} s reached; retry in {reset} s.",
