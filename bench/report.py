@@ -169,16 +169,54 @@ OBSERVED = {"health_live": "GET /health/live", "item_cached": "GET /api/v1/items
 METRICS_OVERHEAD_GOAL = 0.10
 
 
+# bench/run's edge rounds: the same requests straight to the app and through nginx.
+EDGE_VARIANTS = {"direct": "straight to the app", "edge": "through the edge"}
+
+
+def best_rounds(
+    run_dir: Path, prefix: str, variants: dict[str, str]
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Each variant's best round on each scenario (files PREFIX_VARIANT_SCENARIO_N.json):
+    its req/s and that round's p50 in ms."""
+    best: dict[str, dict[str, dict[str, float]]] = {}
+    for path in run_dir.glob(f"{prefix}_*.json"):
+        variant, scenario = next(
+            (v, s) for v in variants for s in OBSERVED if path.stem.startswith(f"{prefix}_{v}_{s}_")
+        )
+        result = figures(json.loads(path.read_text()))
+        kept = best.setdefault(scenario, {}).get(variant)
+        if kept is None or result["requests_per_s"] > kept["requests_per_s"]:
+            best[scenario][variant] = {k: result[k] for k in ("requests_per_s", "p50_ms")}
+    return best
+
+
 def load_observability(run_dir: Path) -> dict[str, dict[str, float]]:
     """Best req/s of each variant on each scenario, over its rounds (obs_VARIANT_SCENARIO_N)."""
-    best: dict[str, dict[str, float]] = {}
-    for path in run_dir.glob("obs_*.json"):
-        variant, scenario = next(
-            (v, s) for v in VARIANTS for s in OBSERVED if path.stem.startswith(f"obs_{v}_{s}_")
+    return {
+        scenario: {variant: result["requests_per_s"] for variant, result in variants.items()}
+        for scenario, variants in best_rounds(run_dir, "obs", VARIANTS).items()
+    }
+
+
+def edge_lines(best: dict[str, dict[str, dict[str, float]]]) -> list[str]:
+    if not best:
+        return []
+    lines = [
+        "",
+        "## The edge's cost (gunicorn, best round of each)",
+        "",
+        "| scenario | straight to the app req/s | through the edge req/s | change "
+        "| p50 straight / through the edge, ms |",
+        "|---|--:|--:|--:|--:|",
+    ]
+    for scenario, label in OBSERVED.items():
+        direct, edge = best[scenario]["direct"], best[scenario]["edge"]
+        change = edge["requests_per_s"] / direct["requests_per_s"] - 1
+        lines.append(
+            f"| {label} | {direct['requests_per_s']:,.0f} | {edge['requests_per_s']:,.0f} "
+            f"| {change:+.1%} | {direct['p50_ms']:.2f} / {edge['p50_ms']:.2f} |"
         )
-        rate = figures(json.loads(path.read_text()))["requests_per_s"]
-        best.setdefault(scenario, {})[variant] = max(rate, best.get(scenario, {}).get(variant, 0))
-    return best
+    return lines
 
 
 def observability_lines(best: dict[str, dict[str, float]]) -> list[str]:
@@ -260,6 +298,7 @@ def markdown(meta: dict[str, Any], servers: dict[str, dict[str, Any]]) -> str:
         f"worker peak memory {jobs['worker_memory_peak_bytes'] / 2**20:.0f} MiB.",
     ]
     lines += observability_lines(meta.get("observability", {}))
+    lines += edge_lines(meta.get("edge", {}))
     cold = f"{meta['cold_build_s']} s" if meta["cold_build_s"] is not None else "not run (QUICK)"
     lines += [
         "",
@@ -278,6 +317,7 @@ def main(run_dir: Path, results_dir: Path) -> None:
         (run_dir / "worker.json").read_text()
     )
     meta["observability"] = load_observability(run_dir)
+    meta["edge"] = best_rounds(run_dir, "edge", EDGE_VARIANTS)
     servers = {d.name: load_server(d) for d in sorted(run_dir.iterdir()) if d.is_dir()}
     report = markdown(meta, servers)
     print(report)
