@@ -2,7 +2,11 @@
 
 from fastapi import FastAPI
 
-app = FastAPI()
+# FastAPI's own telemetry off, as the app has it (app/main.py): with OpenTelemetry installed it
+# would otherwise wrap every request here and not in the app.
+app = FastAPI(
+    telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
+)
 
 
 @app.get("/")
