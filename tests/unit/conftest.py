@@ -2,8 +2,6 @@
 lifespan, and an HTTP client. Each test starts with empty tables and an empty Redis db."""
 
 import asyncio
-import io
-import json
 import socket
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -20,8 +18,14 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.core.config import Settings, load_settings
 from app.core.database import Base, create_engine
-from app.core.logging import stdout_handler
-from tests.unit.support import API_KEY, ROTATED_API_KEY, changed, create_app_with_probes, serve
+from tests.unit.support import (
+    API_KEY,
+    ROTATED_API_KEY,
+    captured_stdout,
+    changed,
+    create_app_with_probes,
+    serve,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -76,16 +80,7 @@ def stdout_lines(
     app: FastAPI, monkeypatch: pytest.MonkeyPatch
 ) -> Callable[[], list[dict[str, Any]]]:
     """What the app writes to stdout, as parsed JSON lines (call it after the requests)."""
-    handler = stdout_handler()
-    assert handler is not None
-    written = io.StringIO()
-    monkeypatch.setattr(handler, "stream", written)
-
-    def lines() -> list[dict[str, Any]]:
-        handler.flush()
-        return [json.loads(line) for line in written.getvalue().splitlines()]
-
-    return lines
+    return captured_stdout(monkeypatch)
 
 
 @pytest.fixture

@@ -1,9 +1,12 @@
 """Helpers shared by the tests and their fixtures."""
 
-from collections.abc import AsyncIterator
+import io
+import json
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import APIRouter, Depends, FastAPI
 from httpx import ASGITransport, AsyncClient
@@ -13,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.core.config import Settings
 from app.core.database import create_engine
+from app.core.logging import stdout_handler
 from app.core.media import require_json
 from app.core.resources import ResourcesDep
 from app.core.security import require_api_key
@@ -120,3 +124,18 @@ async def database(settings: Settings, *, commit: bool = True) -> AsyncIterator[
 # The key of a page's rows, whatever the resource (app.kit.pagination.Page): a name here, so
 # `make resource` leaves it alone when it renames a copied resource's tests.
 ROWS = "items"
+
+
+def captured_stdout(monkeypatch: pytest.MonkeyPatch) -> Callable[[], list[dict[str, Any]]]:
+    """What the app's log handler writes from now on, as parsed JSON lines (call the result
+    after the requests)."""
+    handler = stdout_handler()
+    assert handler is not None
+    written = io.StringIO()
+    monkeypatch.setattr(handler, "stream", written)
+
+    def lines() -> list[dict[str, Any]]:
+        handler.flush()
+        return [json.loads(line) for line in written.getvalue().splitlines()]
+
+    return lines

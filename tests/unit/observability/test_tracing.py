@@ -1,12 +1,9 @@
 """Traces, exported to memory: a request is one trace, its database and Redis calls are spans
 within it, and its log lines carry its trace id; a job it enqueues continues it."""
 
-import io
-import json
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -16,13 +13,12 @@ from opentelemetry.trace import SpanKind
 from taskiq import InMemoryBroker
 
 from app.core.config import Settings
-from app.core.logging import stdout_handler
 from app.core.resources import Resources
 from app.main import create_app
 from app.observability import tracing
 from app.observability.jobs import JobObservability
 from app.observability.metrics import JOBS
-from tests.unit.support import serve
+from tests.unit.support import captured_stdout, serve
 
 
 @pytest.fixture
@@ -44,20 +40,6 @@ def db_system(span: ReadableSpan) -> object:
     return attributes.get("db.system.name", attributes.get("db.system"))
 
 
-def captured(monkeypatch: pytest.MonkeyPatch) -> Callable[[], list[dict[str, Any]]]:
-    """What the log handler of the app made last writes from now on, as parsed JSON lines."""
-    handler = stdout_handler()
-    assert handler is not None
-    written = io.StringIO()
-    monkeypatch.setattr(handler, "stream", written)
-
-    def lines() -> list[dict[str, Any]]:
-        handler.flush()
-        return [json.loads(line) for line in written.getvalue().splitlines()]
-
-    return lines
-
-
 def ancestors(span: ReadableSpan, spans: dict[int, ReadableSpan]) -> list[ReadableSpan]:
     chain = []
     while span.parent is not None and span.parent.span_id in spans:
@@ -73,7 +55,7 @@ async def test_a_request_is_one_trace_with_its_database_and_redis_spans_inside(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     app = create_app(settings, tracer_provider=provider)
-    logged = captured(monkeypatch)
+    logged = captured_stdout(monkeypatch)
     async with serve(app) as http:
         response = await http.get("/health/ready")  # both checks: Postgres and Redis
     assert response.status_code == 200
@@ -104,7 +86,7 @@ async def test_without_an_endpoint_nothing_is_traced_or_stamped(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = create_app(settings)
-    logged = captured(monkeypatch)
+    logged = captured_stdout(monkeypatch)
     async with serve(app) as http:
         await http.get("/health/live")
 
