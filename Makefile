@@ -42,6 +42,9 @@ config: ## Create .env (own Compose project, free ports) and the secrets if miss
 
 .PHONY: up
 up: config ## Build and start the dev stack (hot reload), wait until healthy, print the URLs
+	@# The host ports of .env, before anything is published: one that make config picked and
+	@# another program has taken since is picked again; one set by hand is named (exit 1).
+	@scripts/configure --ports
 	@# The database's roles first, so a volume from before them is upgraded (idempotent).
 	@$(MAKE) db-roles
 	$(COMPOSE) up --detach --build --wait
@@ -90,19 +93,29 @@ migrate: config ## Apply the migrations (alembic upgrade head)
 revision: config ## Autogenerate a migration from the models: make revision m="add orders"
 	@test -n "$(m)" || { echo 'usage: make revision m="what changes"' >&2; exit 2; }
 	@# Compared with a throwaway database at head, so the dev database is neither needed nor changed.
-	$(call in_test_stack,sh -c 'alembic upgrade head && alembic revision --autogenerate -m "$(m)"')
+	@# Numbered like the others: the highest revision id (0001, 0002, ...) plus one, which the
+	@# file's name carries too (file_template in pyproject.toml).
+	@last=$$(sed -n "s/^revision[^=]*= *[\"']\([0-9][0-9]*\)[\"'].*/\1/p" migrations/versions/*.py | sort -n | tail -n 1); \
+	rev=$$(printf '%04d' $$((10#$${last:-0} + 1))); \
+	$(call in_test_stack,sh -c 'alembic upgrade head && alembic revision --autogenerate --rev-id '$$rev' -m "$(m)"')
+	@last=$$(sed -n "s/^revision[^=]*= *[\"']\([0-9][0-9]*\)[\"'].*/\1/p" migrations/versions/*.py | sort -n | tail -n 1); \
+	echo; echo "New migration: $$(ls migrations/versions/*_$${last}_*.py)"; \
+	echo "Apply it to the dev stack with: make migrate"
 
 .PHONY: resource
 resource: config ## Add a resource from the example: make resource name=orders (plural=people if irregular)
 	@test -n "$(name)" || { echo 'usage: make resource name=orders [plural=...]' >&2; exit 2; }
 	scripts/resource.py add $(name) $(if $(plural),--plural $(plural))
 	$(MAKE) fmt
+	$(DEV) python scripts/settings_doc.py
 	$(MAKE) revision m="create $(name)"
 
 .PHONY: remove-resource
 remove-resource: config ## Remove a resource and drop its table: make remove-resource name=items
 	@test -n "$(name)" || { echo 'usage: make remove-resource name=items' >&2; exit 2; }
 	scripts/resource.py remove $(name)
+	$(MAKE) fmt
+	$(DEV) python scripts/settings_doc.py
 	$(MAKE) revision m="drop $(name)"
 
 .PHONY: rename
@@ -114,9 +127,17 @@ rename: ## Rename the project everywhere it is named: make rename name=acme-orde
 test: config ## Run the tests in the dev image against a throwaway Postgres and Redis (ARGS= for pytest)
 	$(call in_test_stack,pytest --cov --cov-report=term-missing $(ARGS))
 
+.PHONY: trace
+trace: config ## List the project files one in-process request runs through (cached and uncached read, list, create)
+	$(call in_test_stack,python bench/trace.py --files)
+
 .PHONY: lint
-lint: config ## Check: ruff, ruff format, mypy --strict
-	$(DEV) sh -c 'ruff check . && ruff format --check . && mypy'
+lint: config ## Check: ruff, ruff format, mypy --strict, the import layers, the docs' links and make targets
+	$(DEV) sh -c 'ruff check . && ruff format --check . && mypy && lint-imports --no-cache \
+	  && python tests/lint/check_layers.py && python scripts/settings_doc.py --check'
+	@# Standard library only, on the host: every relative link and `make` target the docs name.
+	python3 scripts/check_docs.py
+	python3 scripts/check_docs.py --self-test
 
 .PHONY: lint-deploy
 lint-deploy: config ## Check deploy/ offline: cfn-lint, checkov, kubectl kustomize + kubernetes-validate, check-jsonschema, alert rules and dashboard; each refuses its planted defects
@@ -212,7 +233,7 @@ bench: config build ## Measure the stack against its floors (QUICK=1 for a 2-min
 	QUICK=$(QUICK) bench/run
 
 .PHONY: recipes
-recipes: ## Prove the README's recipes (resource, rename, remove the example, two clones) in copies
+recipes: ## Prove the documented recipes (resource, rename, remove the example, two clones) in copies
 	tests/recipes/run
 
 .PHONY: swarm-up

@@ -8,20 +8,21 @@ from typing import Any
 
 from app.core.config import get_settings
 from app.core.logging import gunicorn_logconfig
-from app.core.server import worker_count
 from app.observability.multiprocess import (
     aggregating_registry,
     forget_process,
     reset_directory,
     serve,
 )
+from app.server import process_count
 
 settings = get_settings()
 
 bind = settings.bind
-# Async workers: one per CPU the container may use (cgroup quota), unless WEB_CONCURRENCY says.
-workers = worker_count(settings.web_concurrency)
-worker_class = "app.serving.worker.HardenedUvicornWorker"
+# Server processes (gunicorn's "workers"): one per CPU the container may use (cgroup quota),
+# unless WEB_CONCURRENCY says; each runs uvicorn (app/server.py).
+workers = process_count(settings.web_concurrency)
+worker_class = "app.server.ServerProcess"
 graceful_timeout = settings.graceful_timeout
 timeout = settings.worker_timeout
 keepalive = settings.keepalive
@@ -34,9 +35,9 @@ accesslog = None
 logconfig_dict = gunicorn_logconfig(settings.log_level)
 
 
-# Metrics of every worker, summed (app/observability/multiprocess.py): each worker writes its
-# values into PROMETHEUS_MULTIPROC_DIR (the image's ENV, on the tmpfs), the master serves the sum
-# on METRICS_PORT, never on the public port.
+# Metrics of every server process, summed (app/observability/multiprocess.py): each process
+# writes its values into PROMETHEUS_MULTIPROC_DIR (the image's ENV, on the tmpfs), the master
+# serves the sum on METRICS_PORT, never on the public port.
 def on_starting(server: Any) -> None:
     reset_directory()  # a previous run's files would be counted again
 

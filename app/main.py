@@ -1,31 +1,35 @@
-"""The application factory. ``app`` is what gunicorn and uvicorn serve."""
+"""The application: what a request passes through, which routers answer, and what each server
+process opens at start-up. ``app`` is what gunicorn and uvicorn serve."""
 
 import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 
 from app.core.config import Settings, get_settings
-from app.core.dependency_errors import register_dependency_error_handlers
+from app.core.database import count_connections_in_use
 from app.core.docs import OPENAPI_URL, docs_enabled, mount_docs
+from app.core.drain import drain_on_sigterm
 from app.core.errors import document_problems, register_problem_handlers
 from app.core.logging import configure_logging
+from app.core.metrics import APP_INFO, REDIS_UP
 from app.core.middleware import (
     AllowedHostsMiddleware,
     BodySizeLimitMiddleware,
-    RateLimitMiddleware,
+    MetricsMiddleware,
     RequestContextMiddleware,
-    WriteAuthMiddleware,
+    parse_allowed_hosts,
 )
-from app.core.middleware.allowed_hosts import parse_allowed_hosts
-from app.core.resources import STATE_KEY, Resources
+from app.core.outages import register_outage_handlers
+from app.core.rate_limit import RateLimitMiddleware
+from app.core.resources import Resources
 from app.exports.router import router as exports_router
 from app.health.router import router as health_router
+from app.health.service import SharedReadiness
 from app.items.router import router as items_router
-from app.observability.middleware import MetricsMiddleware
-from app.observability.resources import watch_resources
+from app.kit.cache import VersionedCache
 from app.observability.tracing import (
     export_spans,
     instrument_app,
@@ -39,39 +43,17 @@ from app.worker.broker import broker
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
 
-API_PREFIX = "/api/v1"
-
 logger = logging.getLogger(__name__)
 
-Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[dict[str, Resources]]]
 
-
-def lifespan_for(settings: Settings, tracer_provider: "TracerProvider | None") -> Lifespan:
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Resources]]:
-        """Open the pools at start-up and release them on shutdown. What is yielded reaches
-        every request as its scope's state (app.core.resources). It runs in each gunicorn
-        worker, after the fork: where a span processor's thread must start."""
-        if not settings.api_key_set:
-            logger.warning(
-                "no API keys are configured (API_KEYS, or the file /run/secrets/api_keys): "
-                "every write will be refused with 401"
-            )
-        resources = Resources.open(settings)
-        if settings.metrics_enabled:
-            watch_resources(resources)
-        if tracer_provider is not None:
-            if tracing_configured(settings):
-                export_spans(tracer_provider, settings)
-            start_process_tracing(resources, tracer_provider)
-        try:
-            yield {STATE_KEY: resources}
-        finally:
-            stop_process_tracing()
-            await resources.close()
-            await broker.shutdown()  # the queue's connections (the app only sends to it)
-
-    return lifespan
+def count_process_metrics(resources: Resources) -> None:
+    """What a process holds open, as metrics: reported as it changes rather than polled, since
+    under gunicorn nothing in a server process runs at scrape time."""
+    settings = resources.settings
+    APP_INFO.labels(settings.app_version).set(1)
+    count_connections_in_use(resources.engine, settings)
+    REDIS_UP.set(1)
+    resources.redis_guard.on_change = REDIS_UP.set
 
 
 def create_app(
@@ -83,11 +65,44 @@ def create_app(
     configure_logging(settings.log_level)
     if tracer_provider is None and tracing_configured(settings):
         tracer_provider = new_tracer_provider(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        """Runs in each server process, after gunicorn's fork: pools open here, and so does a
+        span processor's thread. What is yielded is every request's ``request.state``."""
+        if not settings.api_key_set:
+            logger.warning(
+                "no API keys are configured (API_KEYS, or the file /run/secrets/api_keys): "
+                "every write will be refused with 401"
+            )
+        resources = Resources.open(settings)
+        cache = VersionedCache(
+            resources.redis, resources.redis_guard, enabled=settings.cache_enabled
+        )
+        readiness = SharedReadiness(
+            resources.engine, resources.redis, settings.health_check_timeout_seconds
+        )
+        if settings.metrics_enabled:
+            count_process_metrics(resources)
+        if tracer_provider is not None:
+            if tracing_configured(settings):
+                export_spans(tracer_provider, settings)
+            start_process_tracing(resources, tracer_provider)
+        stop_draining = drain_on_sigterm(settings.drain_seconds)
+        try:
+            yield {"resources": resources, "cache": cache, "readiness": readiness}
+        finally:
+            stop_draining()
+            stop_process_tracing()
+            await cache.aclose()
+            await resources.close()
+            await broker.shutdown()  # the queue's connections (the app only sends to it)
+
     documented = docs_enabled(settings.environment, settings.docs_enabled)
     app = FastAPI(
         title="FastAPI starter",
         version=settings.app_version,
-        lifespan=lifespan_for(settings, tracer_provider),
+        lifespan=lifespan,
         # Served by mount_docs, from the app's own assets, or not at all.
         docs_url=None,
         redoc_url=None,
@@ -99,23 +114,22 @@ def create_app(
     if documented:
         mount_docs(app)
     register_problem_handlers(app)
-    register_dependency_error_handlers(app)
-    # Outermost last: request id and access log wrap everything, so even a 429 or 413 is
-    # logged with its id; rate limiting, then authentication, come before reading any body.
+    register_outage_handlers(app)
+    # Added innermost first. Rate limiting comes before any body is read; the request id and
+    # the access line wrap everything, so even a 429 or a 413 is logged with its id; metrics
+    # wrap all, so their status is the one the client got and their time the whole request's.
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)
-    app.add_middleware(WriteAuthMiddleware, api_prefix=API_PREFIX, api_keys=settings.api_key_set)
-    app.add_middleware(RateLimitMiddleware)
+    app.add_middleware(RateLimitMiddleware, settings=settings)
     allowed_hosts = parse_allowed_hosts(settings.allowed_hosts)
     if "*" not in allowed_hosts:
         app.add_middleware(AllowedHostsMiddleware, allowed=allowed_hosts)
     app.add_middleware(RequestContextMiddleware)
-    # Outermost of all: its status is the one the client got, its time the whole request's.
     if settings.metrics_enabled:
         app.add_middleware(MetricsMiddleware)
+    # Each router carries its whole prefix (/api/v1/...), so a route's template is its path.
     app.include_router(health_router)
-    app.include_router(exports_router, prefix=API_PREFIX)
-    # Resources' routers (`make resource` adds a line here).
-    app.include_router(items_router, prefix=API_PREFIX)
+    app.include_router(items_router)  # `make resource` adds its router below this line
+    app.include_router(exports_router)
     document_problems(app)
     if tracer_provider is not None:
         instrument_app(app, tracer_provider)

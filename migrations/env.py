@@ -13,9 +13,9 @@ import app.exports.models
 import app.items.models  # noqa: F401
 from app.core.config import get_settings
 from app.core.database import Base, create_engine
-from app.core.dependency_errors import as_problem
 from app.core.errors import DependencyUnavailable
 from app.core.logging import configure_logging
+from app.core.outages import as_problem
 
 configure_logging(get_settings().log_level)
 logger = logging.getLogger(__name__)

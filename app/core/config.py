@@ -2,12 +2,13 @@
 
 Docker and Compose mount secrets as files named after the setting (``postgres_password``), so
 a password never has to live in the environment, the image or the Compose file. This is the
-one home of each core setting and its default: gunicorn.conf.py, Compose, .env.example and the
-README take them from here (tests/unit/test_settings_documented.py holds them together). A
+one home of each core setting and its default: gunicorn.conf.py, Compose, .env.example and
+docs/configuration.md take them from here (tests/unit/test_settings_documented.py holds them
+together). A
 resource's own settings live in its package, on a class derived from ``SettingsBase``.
 """
 
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Literal, Self
 
@@ -38,9 +39,9 @@ class Settings(SettingsBase):
 
     # The production server (gunicorn.conf.py). A container listens on all its interfaces.
     bind: str = "0.0.0.0:8000"
-    # Worker processes; None = one per CPU the container may use (its cgroup quota).
+    # Server processes (gunicorn calls them workers); None = one per CPU the container may use.
     web_concurrency: PositiveInt | None = None
-    # On SIGTERM, workers stop accepting and get this long to finish in-flight requests.
+    # On SIGTERM, server processes stop accepting and get this long to finish in-flight requests.
     # Keep it below the orchestrator's grace period (Compose: stop_grace_period).
     graceful_timeout: PositiveInt = 20
     # On SIGTERM, first drain: /health/ready answers 503 at once while every request, in
@@ -49,24 +50,22 @@ class Settings(SettingsBase):
     # before the listener closes. 0 turns draining off. gunicorn's graceful timeout counts from
     # SIGTERM, drain included: drain_seconds plus the longest request stays below it.
     drain_seconds: float = Field(default=5.0, ge=0)
-    # A worker silent for this long is killed and replaced.
+    # A server process silent for this long is killed and replaced (gunicorn's timeout).
     worker_timeout: PositiveInt = 30
     # Idle keep-alive connections close after this many seconds: longer than the idle timeout
     # of the load balancers in front (ALB: 60 s), so a balancer never reuses a connection the
     # app has just closed (sporadic 502s).
     keepalive: PositiveInt = 75
-    # Where workers keep their heartbeat file: writable, and RAM-backed (the root is read-only).
+    # Where server processes keep gunicorn's heartbeat file: writable and RAM-backed (the root
+    # is read-only).
     worker_tmp_dir: str = "/tmp"  # noqa: S108 - a tmpfs by design
     # Proxies whose X-Forwarded-For/-Proto are trusted: comma-separated addresses or networks
     # (CIDR). The client is the right-most address in X-Forwarded-For that is not one of them.
     forwarded_allow_ips: str = "127.0.0.1"
-    # Hostile clients, bounded before the app reads a byte (app/serving/protocol.py).
-    max_url_bytes: PositiveInt = 8 * 1024
-    max_header_line_bytes: PositiveInt = 8 * 1024
-    max_header_bytes: PositiveInt = 64 * 1024
-    # A request's headers must arrive within this time, and a new connection must send them.
-    header_timeout_seconds: PositiveFloat = 10.0
-    # Connections per worker process; past it, new requests are answered 503 at once.
+    # Request lines, headers and slow clients are bounded by what fronts the app (the edge, the
+    # load balancer, the ingress): docs/architecture.md, "What bounds a hostile client".
+
+    # Connections per server process; past it, new requests are answered 503 at once.
     max_connections_per_worker: PositiveInt = 4096
     # Host headers the app answers ("*": any); others get 400. Health endpoints answer any, as
     # orchestrators probe them by address.
@@ -79,8 +78,8 @@ class Settings(SettingsBase):
     postgres_user: str = "app"
     postgres_password: SecretStr = SecretStr("")
     postgres_db: str = "app"
-    # Chosen on bench numbers: steady connections beat overflow ones, which are opened and
-    # closed again under sustained load (each paying for authentication). Per worker process.
+    # Per server process. Steady connections, no overflow: an overflow connection is opened and
+    # closed again under sustained load, each time paying for authentication.
     db_pool_size: PositiveInt = 10
     db_max_overflow: int = Field(default=0, ge=0)
     db_pool_timeout_seconds: PositiveFloat = 5.0
@@ -111,7 +110,8 @@ class Settings(SettingsBase):
     cache_enabled: bool = True
 
     # Prometheus metrics (app/observability): counted in every process, served on their own
-    # port (never the public one) by gunicorn's master for all its workers, and by the worker.
+    # port (never the public one): by gunicorn's master for all its server processes, and by
+    # the job worker for itself.
     metrics_enabled: bool = True
     metrics_port: int = Field(default=9464, ge=1, le=65535)
     # Traces (OpenTelemetry): off unless an OTLP/HTTP collector is named, e.g.
@@ -120,8 +120,9 @@ class Settings(SettingsBase):
     # The traces' service.name (the version is APP_VERSION).
     otel_service_name: str = "fastapi-starter"
 
-    @property
+    @cached_property
     def api_key_set(self) -> tuple[bytes, ...]:
+        """The accepted keys, parsed once."""
         keys = self.api_keys.get_secret_value().split(",")
         return tuple(key.strip().encode() for key in keys if key.strip())
 

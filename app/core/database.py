@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, event
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 
 from app.core.config import Settings
+from app.core.metrics import DB_POOL_IN_USE, DB_POOL_SIZE
 
 # Deterministic constraint names, so Alembic autogenerate can diff and drop them reliably.
 NAMING_CONVENTION = {
@@ -67,11 +68,11 @@ def ping_without_round_trips(engine: AsyncEngine) -> None:
     """The pre-ping asks asyncpg whether the connection is closed instead of asking the server.
 
     SQLAlchemy's own ping is BEGIN, an empty query and ROLLBACK: three round trips on every
-    checkout, more than the read it precedes (bench/README.md, "pre-ping without round
-    trips"). A connection the server ended (pg_terminate_backend, a restart, a failover) was
-    told so by the server, and asyncpg marks it closed as the event loop reads that: the check
-    catches it, and a failed check refreshes the whole pool as before. A connection that died
-    in silence (no FIN: a partition) is found by its statement's deadline instead.
+    checkout, more than the read it precedes. A connection the server ended
+    (pg_terminate_backend, a restart, a failover) was told so by the server, and asyncpg marks
+    it closed as the event loop reads that: the check catches it, and a failed check refreshes
+    the whole pool. A connection that died in silence (no FIN: a partition) is found by its
+    statement's deadline instead.
     """
 
     def connection_open(dbapi_connection: Any) -> bool:
@@ -81,17 +82,13 @@ def ping_without_round_trips(engine: AsyncEngine) -> None:
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    # Objects stay readable after commit, so a handler can serialize what it just wrote.
+    # Objects stay readable after commit, so a handler can answer with what it just wrote.
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-def autocommit(engine: AsyncEngine) -> AsyncEngine:
-    """The engine for reads that are one statement: in autocommit, so a read costs one round
-    trip instead of BEGIN, the query and ROLLBACK. Same pool; anything that writes needs
-    create_sessionmaker's transactions."""
-    return engine.execution_options(isolation_level="AUTOCOMMIT")
-
-
-def create_read_sessionmaker(reads: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions on ``autocommit(engine)``, for single-statement reads that want ORM objects."""
-    return async_sessionmaker(reads, expire_on_commit=False)
+def count_connections_in_use(engine: AsyncEngine, settings: Settings) -> None:
+    """The pool's size and its connections in use, as metrics. A connection invalidated while
+    checked out is still checked in (or closed) through "checkin", so the two events balance."""
+    DB_POOL_SIZE.set(settings.db_pool_size + settings.db_max_overflow)
+    event.listen(engine.sync_engine.pool, "checkout", lambda *_: DB_POOL_IN_USE.inc())
+    event.listen(engine.sync_engine.pool, "checkin", lambda *_: DB_POOL_IN_USE.dec())

@@ -3,27 +3,66 @@
 A load balancer or the edge learns that a replica is going away some time after the
 orchestrator decides it (DNS records expire, probes run on an interval). For that long the
 replica must keep answering whatever still reaches it, while telling probes it is no longer
-ready. The server (app/serving/worker.py) starts the drain on SIGTERM; /health/ready reads it.
-One flag per process: every gunicorn worker receives SIGTERM and drains on its own.
+ready. ``drain_on_sigterm`` (called by the app's lifespan) puts itself in front of the server's
+own SIGTERM handler: the first SIGTERM starts the drain, and the server's handler runs once it
+is over; a second SIGTERM, or a drain of 0 s, runs it at once. /health/ready reads
+``is_draining``. One flag per process: every server process receives SIGTERM and drains alone.
 """
 
-import time
+import asyncio
+import logging
+import signal
+from collections.abc import Callable
+from types import FrameType
 
-_draining_since: float | None = None
+logger = logging.getLogger(__name__)
 
+_draining = False
 
-def start_draining() -> None:
-    """Readiness fails from now on; idempotent (the first SIGTERM's moment is kept)."""
-    global _draining_since  # noqa: PLW0603 - one flag per process, by design
-    if _draining_since is None:
-        _draining_since = time.monotonic()
+SignalHandler = Callable[[int, FrameType | None], object]
 
 
 def is_draining() -> bool:
-    return _draining_since is not None
+    return _draining
 
 
 def reset() -> None:
-    """For tests: back to serving."""
-    global _draining_since  # noqa: PLW0603
-    _draining_since = None
+    """Back to serving (for tests)."""
+    global _draining  # noqa: PLW0603 - one flag per process, by design
+    _draining = False
+
+
+def draining_handler(
+    then: SignalHandler, seconds: float, loop: asyncio.AbstractEventLoop
+) -> SignalHandler:
+    """A SIGTERM handler that drains for ``seconds``, then calls ``then`` (the server's own)."""
+
+    def on_sigterm(sig: int, frame: FrameType | None) -> None:
+        global _draining  # noqa: PLW0603
+        if _draining or seconds <= 0:
+            then(sig, frame)
+            return
+        _draining = True
+        # The moment the drain starts, for whoever reads the logs after a deploy (and the scale
+        # suite, which checks that the edge stopped sending requests soon after it).
+        logger.info("draining", extra={"drain_seconds": seconds})
+        # Called from a signal handler: hand the timer to the loop in a signal-safe way.
+        loop.call_soon_threadsafe(loop.call_later, seconds, then, sig, frame)
+
+    return on_sigterm
+
+
+def drain_on_sigterm(seconds: float) -> Callable[[], None]:
+    """Drain on SIGTERM while serving; returns what undoes it. Only where a server handles
+    SIGTERM itself (uvicorn does, from the main thread) and a drain is wanted: elsewhere (tests,
+    a tool) it changes nothing."""
+    server_handler = signal.getsignal(signal.SIGTERM)
+    if seconds <= 0 or not callable(server_handler):
+        return lambda: None
+    loop = asyncio.get_running_loop()
+    signal.signal(signal.SIGTERM, draining_handler(server_handler, seconds, loop))
+
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, server_handler)
+
+    return restore

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
-# The job a worker is running (app.worker.broker sets it), on each of that job's lines.
+# The job the job worker is running (app.worker.broker sets it), on each of that job's lines.
 job_id_var: ContextVar[str | None] = ContextVar("job_id", default=None)
 
 # The current trace's id, when tracing is on (app/observability/tracing.py installs it); while
@@ -164,13 +164,18 @@ access_logger = logging.getLogger(ACCESS_LOGGER)
 MAX_LOGGED_PATH = 1024
 
 
-def log_access(
-    method: str, path: str, status: int, duration_ms: float, client: str | None = None
+def log_access(  # noqa: PLR0913 - one argument per field of the line
+    method: str,
+    path: str,
+    status: int,
+    duration_ms: float,
+    *,
+    client: str | None = None,
+    key_id: str | None = None,
 ) -> None:
     """One access line per request, in the shape of every other line, without the cost of the
-    generic path (a LogRecord, then a formatter that inspects it): this runs on every request
-    (bench/README.md, "What was measured and changed", the access log row). Honours the
-    access logger's level like any other log call."""
+    generic path (a LogRecord, then a formatter that inspects it): this runs on every request.
+    Honours the access logger's level like any other log call."""
     if not access_logger.isEnabledFor(logging.INFO):
         return
     if len(path) > MAX_LOGGED_PATH:
@@ -182,6 +187,8 @@ def log_access(
         "status": status,
         "duration_ms": duration_ms,
         "client": client,
+        # The caller's key id (never the key), when the route authenticated one.
+        "key_id": key_id,
     }
     if _handler is None:  # logging not configured by us: take the ordinary path
         access_logger.info("request", extra=fields)

@@ -6,9 +6,7 @@ export's id makes a second run wait for the first, and then find it succeeded an
 Progress is written beside that transaction (autocommit), so the status endpoint can show it.
 """
 
-import contextlib
 import csv
-import importlib
 import io
 import uuid
 from datetime import UTC, datetime
@@ -19,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.resources import Resources
 from app.exports.config import ExportSettings
 from app.exports.models import Export, ExportChunk
-from app.exports.registry import EXPORTS, CsvExport
+from app.exports.registry import EXPORTS
 
 CHUNK_BYTES = 1024 * 1024
 
@@ -34,7 +32,7 @@ def now() -> datetime:
 
 async def set_fields(resources: Resources, export_id: uuid.UUID, **values: object) -> int:
     """Update the export at once, visible to every reader (autocommit); the rows changed."""
-    async with resources.read_sessions() as session:
+    async with resources.autocommit_sessions() as session:
         statement = update(Export).where(Export.id == export_id).values(updated_at=now(), **values)
         result = await session.execute(statement)
         return int(result.rowcount)  # type: ignore[attr-defined]
@@ -76,15 +74,6 @@ class ChunkWriter:
             self.seq += 1
 
 
-def export_definition(kind: str) -> CsvExport | None:
-    """A resource's export, registered when its module ``app/<kind>/export.py`` is imported:
-    the worker imports it on first use, so no list of exports has to be kept by hand."""
-    if kind not in EXPORTS:
-        with contextlib.suppress(ModuleNotFoundError):
-            importlib.import_module(f"app.{kind}.export")
-    return EXPORTS.get(kind)
-
-
 async def produce(resources: Resources, export_id: uuid.UUID, settings: ExportSettings) -> None:
     """One attempt. Raises what failed; a transient failure is retried by the caller."""
     async with resources.sessions() as session:
@@ -93,7 +82,7 @@ async def produce(resources: Resources, export_id: uuid.UUID, settings: ExportSe
         export = await session.get(Export, export_id)
         if export is None or export.status in ("succeeded", "failed"):
             return  # done already (a duplicate delivery), or deleted
-        definition = export_definition(export.kind)
+        definition = EXPORTS.get(export.kind)
         if definition is None:
             raise PermanentFailure(f"no export of kind {export.kind!r} is registered")
         await set_fields(

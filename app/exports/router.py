@@ -1,16 +1,18 @@
-"""HTTP for exports: a resource starts one (``export_started``), and these routes show its state
-and stream its result."""
+"""HTTP for exports: ``POST /api/v1/{kind}/exports`` starts one for each kind in the registry,
+and these routes show its state and stream its result."""
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Request, Response, Security
 from fastapi.responses import StreamingResponse
 
 from app.core.errors import problem_responses
-from app.core.media import JSON
+from app.core.security import KeyCheckedFirst, authenticate
 from app.exports.models import Export
+from app.exports.registry import EXPORTS
 from app.exports.schemas import ExportOut
 from app.exports.service import ExportServiceDep
+from app.kit.http import API_PREFIX, JSON
 
-router = APIRouter(prefix="/exports", tags=["exports"])
+router = APIRouter(prefix=API_PREFIX, tags=["exports"], route_class=KeyCheckedFirst)
 
 CSV = "text/csv; charset=utf-8; header=present"
 
@@ -20,14 +22,32 @@ def export_response(export: Export, status_code: int = 200, **headers: str) -> R
     return Response(body, status_code, headers, media_type=JSON)
 
 
-def export_started(request: Request, export: Export) -> Response:
-    """202 Accepted, with the export's representation and where to watch it."""
-    location = request.app.url_path_for("read_export", export_id=str(export.id))
-    return export_response(export, 202, Location=location)
+def start_route(kind: str) -> None:
+    async def start_export(request: Request, exports: ExportServiceDep) -> Response:
+        """202 Accepted, with the export's representation and where to watch it."""
+        export = await exports.start(kind)
+        location = request.app.url_path_for("read_export", export_id=str(export.id))
+        return export_response(export, 202, Location=location)
+
+    router.add_api_route(
+        f"/{kind}/exports",
+        start_export,
+        methods=["POST"],
+        name=f"export_{kind}",
+        status_code=202,
+        response_model=ExportOut,
+        dependencies=[Security(authenticate)],
+        summary=f"Export every {kind} row as CSV, off the request path",
+        responses=problem_responses(401, 429, 503),
+    )
+
+
+for exported in EXPORTS:
+    start_route(exported)
 
 
 @router.get(
-    "/{export_id}",
+    "/exports/{export_id}",
     response_model=ExportOut,
     summary="An export's state and progress",
     responses=problem_responses(404, 429, 503),
@@ -37,7 +57,7 @@ async def read_export(export_id: str, exports: ExportServiceDep) -> Response:
 
 
 @router.get(
-    "/{export_id}/download",
+    "/exports/{export_id}/download",
     summary="An export's CSV (RFC 4180, a header row), once it has succeeded",
     response_class=StreamingResponse,
     responses={200: {"content": {"text/csv": {}}}, **problem_responses(404, 409, 429, 503)},

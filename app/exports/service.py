@@ -5,14 +5,14 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 from sqlalchemy import insert, select
 
-from app.core.resources import Resources, resources_in
+from app.core.resources import Resources, ResourcesDep
 from app.exports.models import Export, ExportChunk
 from app.exports.producer import now
 from app.exports.tasks import run_export
-from app.kit.errors import Conflict, NotFound
+from app.kit.problems import Conflict, NotFound
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class ExportService:
             export_id = uuid.UUID(raw_id)
         except ValueError:
             raise ExportNotFound from None
-        async with self.resources.read_sessions() as session:
+        async with self.resources.autocommit_sessions() as session:
             export = await session.get(Export, export_id)
         if export is None:
             raise ExportNotFound
@@ -78,7 +78,7 @@ class ExportService:
     async def _chunks(self, export_id: uuid.UUID) -> AsyncIterator[bytes]:
         seq = 0
         while True:
-            async with self.resources.read_sessions() as session:
+            async with self.resources.autocommit_sessions() as session:
                 query = select(ExportChunk.data).where(
                     ExportChunk.export_id == export_id, ExportChunk.seq == seq
                 )
@@ -89,8 +89,8 @@ class ExportService:
             seq += 1
 
 
-async def get_export_service(request: Request) -> ExportService:
-    return resources_in(request.scope).built(ExportService)
+async def get_export_service(resources: ResourcesDep) -> ExportService:
+    return ExportService(resources)
 
 
 ExportServiceDep = Annotated[ExportService, Depends(get_export_service)]

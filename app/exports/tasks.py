@@ -10,8 +10,8 @@ from datetime import timedelta
 from sqlalchemy import delete, select
 from taskiq import TaskiqDepends
 
-from app.core.dependency_errors import as_problem
 from app.core.errors import DependencyUnavailable
+from app.core.outages import as_problem
 from app.core.resources import Resources
 from app.exports.config import ExportSettings
 from app.exports.models import Export
@@ -20,6 +20,8 @@ from app.worker.broker import broker, get_resources
 from app.worker.scheduler import once_per_slot
 
 logger = logging.getLogger(__name__)
+# Read once, when the worker (or the app, which sends the jobs) starts: a bad value stops it.
+SETTINGS = ExportSettings.load()
 # The pause between attempts (a name of its own, so a test can stand in for the clock).
 sleep = asyncio.sleep
 
@@ -76,14 +78,14 @@ async def fail(resources: Resources, export_id: uuid.UUID, reason: str) -> None:
 
 @broker.task(task_name="exports.run")
 async def run_export(export_id: str, resources: Resources = TaskiqDepends(get_resources)) -> None:
-    await run_export_now(resources, uuid.UUID(export_id), ExportSettings.load())
+    await run_export_now(resources, uuid.UUID(export_id), SETTINGS)
 
 
 async def sweep_now(resources: Resources, settings: ExportSettings) -> int:
     """Enqueue again every export queued or running with no change for export_stuck_seconds:
     its message was lost, or its worker died. Returns how many."""
     stale = now() - timedelta(seconds=settings.export_stuck_seconds)
-    async with resources.read_sessions() as session:
+    async with resources.autocommit_sessions() as session:
         query = select(Export.id).where(
             Export.status.in_(("queued", "running")), Export.updated_at < stale
         )
@@ -99,7 +101,7 @@ async def sweep_now(resources: Resources, settings: ExportSettings) -> int:
 async def delete_old_now(resources: Resources, settings: ExportSettings) -> int:
     """Delete exports (and their results) finished more than export_retention_hours ago."""
     cutoff = now() - timedelta(hours=settings.export_retention_hours)
-    async with resources.read_sessions() as session:
+    async with resources.autocommit_sessions() as session:
         result = await session.execute(delete(Export).where(Export.finished_at < cutoff))
     deleted = int(result.rowcount)  # type: ignore[attr-defined]
     logger.info("old exports deleted", extra={"count": deleted})
@@ -109,10 +111,10 @@ async def delete_old_now(resources: Resources, settings: ExportSettings) -> int:
 @broker.task(task_name="exports.sweep", schedule=[{"interval": 60}])
 async def sweep_stuck_exports(resources: Resources = TaskiqDepends(get_resources)) -> None:
     if await once_per_slot("exports.sweep", 60):
-        await sweep_now(resources, ExportSettings.load())
+        await sweep_now(resources, SETTINGS)
 
 
 @broker.task(task_name="exports.delete_old", schedule=[{"cron": "0 * * * *"}])
 async def delete_old_exports(resources: Resources = TaskiqDepends(get_resources)) -> None:
     if await once_per_slot("exports.delete_old", 3600):
-        await delete_old_now(resources, ExportSettings.load())
+        await delete_old_now(resources, SETTINGS)

@@ -1,13 +1,15 @@
+"""Liveness and readiness, probed by Docker, Compose, load balancers and orchestrators."""
+
 import functools
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from app.core import drain
-from app.core.resources import Resources, ResourcesDep, resources_in
+from app.core.resources import SettingsDep
 from app.health.schemas import HEALTH_JSON, Liveness, Readiness
-from app.health.service import SharedReadiness
+from app.health.service import ReadinessDep
 
 router = APIRouter(prefix="/health", tags=["health"])
 
@@ -27,24 +29,15 @@ def health_json(body: BaseModel, status_code: int = 200) -> HealthResponse:
     response_class=HealthResponse,
     response_model=Liveness,
 )
-async def live(request: Request) -> Response:
+async def live(settings: SettingsDep) -> Response:
     """Touches no dependency, so an outage of Postgres or Redis never restarts the app."""
-    # Settings from the request rather than a dependency: this is probed constantly
-    # (bench/README.md, the /health/live rows).
-    version = resources_in(request.scope).settings.app_version
-    return Response(liveness_body(version), media_type=HEALTH_JSON)
+    return Response(liveness_body(settings.app_version), media_type=HEALTH_JSON)
 
 
 @functools.cache
 def liveness_body(version: str) -> bytes:
     """The answer never changes while the process lives: serialized once, not per probe."""
     return Liveness(status="pass", version=version).model_dump_json().encode()
-
-
-def shared_readiness(resources: Resources) -> SharedReadiness:
-    return SharedReadiness(
-        resources.engine, resources.redis, resources.settings.health_check_timeout_seconds
-    )
 
 
 @router.head("/ready", include_in_schema=False)
@@ -60,13 +53,12 @@ def shared_readiness(resources: Resources) -> SharedReadiness:
         }
     },
 )
-async def ready(resources: ResourcesDep) -> HealthResponse:
-    settings = resources.settings
+async def ready(settings: SettingsDep, readiness: ReadinessDep) -> HealthResponse:
     if drain.is_draining():
         # Going away (SIGTERM): not ready, whatever the dependencies say, and no need to ask them.
         body = Readiness(status="fail", version=settings.app_version, checks={})
         return health_json(body, 503)
-    checks = await resources.built(shared_readiness).check()
+    checks = await readiness.check()
     passed = all(result.status == "pass" for results in checks.values() for result in results)
     body = Readiness(
         status="pass" if passed else "fail", version=settings.app_version, checks=checks

@@ -5,7 +5,9 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Annotated
 
+from fastapi import Depends, Request
 from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -94,3 +96,12 @@ class SharedReadiness:
             return result
         finally:
             self._in_flight = None
+
+
+async def get_readiness(request: Request) -> SharedReadiness:
+    """The process's one SharedReadiness (the lifespan makes it)."""
+    readiness: SharedReadiness = request.state.readiness
+    return readiness
+
+
+ReadinessDep = Annotated[SharedReadiness, Depends(get_readiness)]

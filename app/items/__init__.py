@@ -1,1 +1,2 @@
-"""Items: the worked example resource. Copy this package to add your own (see README)."""
+"""Items: the worked example resource. `make resource` copies this package to add your own
+(docs/adding-a-resource.md)."""

@@ -1,8 +1,6 @@
 """The problems only items answer with."""
 
-from typing import Any
-
-from app.kit.errors import Conflict, NotFound
+from app.kit.problems import Conflict, NotFound
 
 
 class ItemNotFound(NotFound):
@@ -11,5 +9,5 @@ class ItemNotFound(NotFound):
 
 
 class ItemNameTaken(Conflict):
-    def __init__(self, values: dict[str, Any]) -> None:
-        super().__init__(f"The name {values.get('name')!r} is taken (names ignore case).")
+    def __init__(self, name: str | None) -> None:
+        super().__init__(f"The name {name!r} is taken (names ignore case).")

@@ -1,62 +1,62 @@
-"""HTTP for items: routes, status codes and documentation; the work is in the kit's service."""
+"""HTTP for items: routes, status codes and documentation; the work is in ItemService."""
 
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response, Security
 
-from app.core.errors import problem_responses
-from app.core.media import JSON, require_json
-from app.core.read_ahead import reads_ahead
-from app.core.security import require_api_key
-from app.exports.router import export_started
-from app.exports.schemas import ExportOut
-from app.exports.service import ExportServiceDep
-from app.items.export import ITEM_EXPORT
+from app.core.security import KeyCheckedFirst, authenticate
 from app.items.schemas import ItemCreate, ItemOut, ItemPage, ItemUpdate
-from app.items.service import CACHE_NAMESPACE, ItemServiceDep
-from app.kit.cache import read_path
-from app.kit.conditional import ReadConditions, WriteConditions, representation_response
-from app.kit.errors import documented_errors
+from app.items.service import ItemServiceDep, serialized
+from app.kit.http import (
+    API_PREFIX,
+    IfMatch,
+    IfNoneMatch,
+    caching_headers,
+    etag,
+    representation,
+    require_json,
+)
+from app.kit.problems import documented_errors
 
-# An item's id is a UUID in the path itself: anything else matches no route (404), and
-# /items/exports is not taken for an item's id.
-router = APIRouter(prefix="/items", tags=["items"])
-# A cached read's Redis lookup rides on the rate limiter's round trip (app/core/read_ahead.py).
-reads_ahead(read_path(router.prefix, CACHE_NAMESPACE))
+# An item's id is a UUID in the path itself: anything else matches no route (404).
+router = APIRouter(prefix=f"{API_PREFIX}/items", tags=["items"], route_class=KeyCheckedFirst)
 
-WRITE = [Depends(require_api_key), Depends(require_json)]
+# Writes need an API key (checked before the body is read) and a JSON body.
+NEEDS_KEY = [Security(authenticate)]
+NEEDS_KEY_AND_JSON = [Security(authenticate), Depends(require_json)]
+
+
+def with_etag(response: Response, item: ItemOut) -> ItemOut:
+    response.headers.update(caching_headers(etag(serialized(item))))
+    return item
 
 
 @router.post(
     "",
     status_code=201,
-    response_model=ItemOut,
-    dependencies=WRITE,
+    dependencies=NEEDS_KEY_AND_JSON,
     summary="Create an item",
     responses=documented_errors("create"),
 )
-async def create_item(data: ItemCreate, request: Request, service: ItemServiceDep) -> Response:
-    item_id, representation = await service.create(data.model_dump())
-    location = request.app.url_path_for("read_item", item_id=str(item_id))
-    return representation_response(representation, status_code=201, Location=location)
+async def create_item(
+    data: ItemCreate, service: ItemServiceDep, request: Request, response: Response
+) -> ItemOut:
+    item = await service.create(data)
+    response.headers["Location"] = request.app.url_path_for("read_item", item_id=str(item.id))
+    return with_etag(response, item)
 
 
 @router.head("", include_in_schema=False)
-@router.get(
-    "",
-    response_model=ItemPage,
-    summary="List items, newest first",
-    responses=documented_errors("list"),
-)
+@router.get("", summary="List items, newest first", responses=documented_errors("list"))
 async def list_items(
     service: ItemServiceDep,
     limit: Annotated[int, Query(ge=1, le=100, description="items per page")] = 20,
     cursor: Annotated[
         str | None, Query(max_length=200, description="next_cursor of the page before")
     ] = None,
-) -> Response:
-    return Response(await service.page(limit, cursor), media_type=JSON)
+) -> ItemPage:
+    return await service.page(limit, cursor)
 
 
 @router.head("/{item_id:uuid}", include_in_schema=False)
@@ -67,46 +67,36 @@ async def list_items(
     responses=documented_errors("read"),
 )
 async def read_item(
-    item_id: uuid.UUID, service: ItemServiceDep, conditions: ReadConditions
+    item_id: uuid.UUID, service: ItemServiceDep, if_none_match: IfNoneMatch = None
 ) -> Response:
-    return representation_response(await service.read(str(item_id)), conditions)
+    # The stored bytes themselves, so that the ETag names exactly what is sent.
+    return representation(await service.read(item_id), if_none_match)
 
 
 @router.patch(
     "/{item_id:uuid}",
-    response_model=ItemOut,
-    dependencies=WRITE,
+    dependencies=NEEDS_KEY_AND_JSON,
     summary="Change some fields of an item",
     responses=documented_errors("update"),
 )
 async def update_item(
-    item_id: uuid.UUID, changes: ItemUpdate, service: ItemServiceDep, conditions: WriteConditions
-) -> Response:
-    values = changes.model_dump(exclude_unset=True)
-    return representation_response(await service.update(str(item_id), values, conditions))
+    item_id: uuid.UUID,
+    changes: ItemUpdate,
+    service: ItemServiceDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> ItemOut:
+    return with_etag(response, await service.update(item_id, changes, if_match))
 
 
 @router.delete(
     "/{item_id:uuid}",
     status_code=204,
-    dependencies=[Depends(require_api_key)],
+    dependencies=NEEDS_KEY,
     summary="Delete an item",
     responses=documented_errors("delete"),
 )
 async def delete_item(
-    item_id: uuid.UUID, service: ItemServiceDep, conditions: WriteConditions
-) -> Response:
-    await service.delete(str(item_id), conditions)
-    return Response(status_code=204)
-
-
-@router.post(
-    "/exports",
-    status_code=202,
-    response_model=ExportOut,
-    dependencies=[Depends(require_api_key)],
-    summary="Export every item as CSV, off the request path",
-    responses=problem_responses(401, 429, 503),
-)
-async def export_items(request: Request, exports: ExportServiceDep) -> Response:
-    return export_started(request, await exports.start(ITEM_EXPORT.kind))
+    item_id: uuid.UUID, service: ItemServiceDep, if_match: IfMatch = None
+) -> None:
+    await service.delete(item_id, if_match)

@@ -1,46 +1,112 @@
-"""The items service: the kit's versioned service, configured for items, built once per process
-from the lifespan's resources and reached through ``ItemServiceDep``."""
+"""What the items API does, one method per use case, over the request's unit of work (one
+session, committed once by the method that writes). Reads are served from the cache when it
+holds the item; every write updates it after the commit."""
 
+import uuid
+from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
+from sqlalchemy.exc import IntegrityError
 
-from app.core.resources import Resources, resources_in
+from app.core.outages import constraint_name
+from app.core.resources import SessionDep
+from app.items import queries
 from app.items.config import ItemSettings
 from app.items.exceptions import ItemNameTaken, ItemNotFound
 from app.items.models import NAME_INDEX, Item
-from app.items.schemas import ItemOut, ItemPage
-from app.kit.cache import VersionedCache
-from app.kit.service import VersionedService
+from app.items.schemas import ItemCreate, ItemOut, ItemPage, ItemUpdate
+from app.kit.cache import TOMBSTONE, CacheDep, Keyspace, VersionedCache
+from app.kit.http import etag, require_match
+from app.kit.pagination import decode_cursor, newest_first, split_page
 
-ItemService = VersionedService[Item, ItemOut]
-CACHE_NAMESPACE = "items"
-
-
-def build_item_service(resources: Resources) -> ItemService:
-    settings = resources.settings
-    cache = VersionedCache(
-        resources.redis,
-        resources.redis_guard,
-        namespace=CACHE_NAMESPACE,
-        ttl_seconds=ItemSettings.load().item_cache_ttl_seconds,
-        enabled=settings.cache_enabled,
-    )
-    return VersionedService(
-        resources,
-        model=Item,
-        schema=ItemOut,
-        page=ItemPage,
-        cache=cache,
-        not_found=ItemNotFound,
-        conflicts={NAME_INDEX: ItemNameTaken},
-    )
+# Read items in Redis, under a key that changes with ItemOut's shape. Settings are read once,
+# at start-up: a bad ITEM_CACHE_TTL_SECONDS stops the app before it serves.
+ITEMS_CACHE = Keyspace("items", ItemOut, ItemSettings.load().item_cache_ttl_seconds)
 
 
-async def get_item_service(request: Request) -> ItemService:
-    # From the request, not from a ResourcesDep: one dependency level less on every call
-    # (bench/README.md, "item service built without a dependency level").
-    return resources_in(request.scope).built(build_item_service)
+def serialized(item: ItemOut) -> bytes:
+    """The bytes FastAPI sends for this item, which the ETag and the cache hold."""
+    return item.model_dump_json().encode()
+
+
+class ItemService:
+    def __init__(self, session: SessionDep, cache: VersionedCache) -> None:
+        self.session = session
+        self.cache = cache
+
+    async def read(self, item_id: uuid.UUID) -> bytes:
+        """The item as sent: from the cache, else from Postgres (then cached)."""
+        cached = await self.cache.read(ITEMS_CACHE, item_id)
+        if cached == TOMBSTONE:
+            raise ItemNotFound
+        if cached is not None:
+            return cached
+        row = (await self.session.execute(queries.BY_ID, {"item_id": item_id})).first()
+        if row is None:
+            raise ItemNotFound
+        body = serialized(ItemOut.model_validate(row))
+        await self.cache.fill(ITEMS_CACHE, item_id, row.version, body)
+        return body
+
+    async def page(self, limit: int, cursor: str | None) -> ItemPage:
+        before = decode_cursor(cursor) if cursor is not None else None
+        statement = newest_first(queries.COLUMNS, Item.created_at, Item.id, limit + 1, before)
+        rows = (await self.session.execute(statement)).all()
+        items, next_cursor = split_page(rows, limit)
+        return ItemPage(
+            items=[ItemOut.model_validate(row) for row in items], next_cursor=next_cursor
+        )
+
+    async def create(self, data: ItemCreate) -> ItemOut:
+        now = datetime.now(UTC)
+        item = Item(**data.model_dump(), created_at=now, updated_at=now)
+        self.session.add(item)
+        await self._commit(data.name)
+        return await self._cached(item)
+
+    async def update(
+        self, item_id: uuid.UUID, changes: ItemUpdate, if_match: str | None
+    ) -> ItemOut:
+        item = await self._locked(item_id, if_match)
+        for field, value in changes.model_dump(exclude_unset=True).items():
+            setattr(item, field, value)
+        item.version += 1
+        item.updated_at = datetime.now(UTC)
+        await self._commit(changes.name)
+        return await self._cached(item)
+
+    async def delete(self, item_id: uuid.UUID, if_match: str | None) -> None:
+        item = await self._locked(item_id, if_match)
+        await self.session.delete(item)
+        await self.session.commit()
+        await self.cache.delete(ITEMS_CACHE, item_id, item.version + 1)
+
+    async def _locked(self, item_id: uuid.UUID, if_match: str | None) -> Item:
+        """The item, locked until the commit, if the client's If-Match still names it."""
+        item = (await self.session.execute(queries.FOR_UPDATE, {"item_id": item_id})).scalar()
+        if item is None:
+            raise ItemNotFound
+        require_match(if_match, etag(serialized(ItemOut.model_validate(item))))
+        return item
+
+    async def _commit(self, name: str | None) -> None:
+        try:
+            await self.session.commit()
+        except IntegrityError as error:
+            if constraint_name(error) == NAME_INDEX:
+                raise ItemNameTaken(name) from error
+            raise
+
+    async def _cached(self, item: Item) -> ItemOut:
+        """The committed item, as answered and as the cache now holds it."""
+        answer = ItemOut.model_validate(item)
+        await self.cache.update(ITEMS_CACHE, item.id, item.version, serialized(answer))
+        return answer
+
+
+async def get_item_service(session: SessionDep, cache: CacheDep) -> ItemService:
+    return ItemService(session, cache)
 
 
 ItemServiceDep = Annotated[ItemService, Depends(get_item_service)]

@@ -1,4 +1,3 @@
-"""What every resource needs and that is not about any one of them: conditional requests,
-versioned cache-aside, keyset pagination, the versioned row and its repository, the service
-that combines them, and the problem documents a resource answers with. ``app/items`` is the
-worked instance; ``make resource`` copies it."""
+"""Small helpers a resource calls, and nothing that knows any resource: HTTP (JSON bodies,
+ETags, conditional requests), keyset pages, field types, problem types, and an opt-in cache.
+``app/items`` is the worked example; ``make resource`` copies it."""

@@ -8,15 +8,25 @@ import json
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Row
+from sqlalchemy import Select, tuple_
+from sqlalchemy.orm import InstrumentedAttribute
 
 from app.core.errors import InvalidInput
-from app.kit.models import Versioned
 
 Position = tuple[datetime, uuid.UUID]
+
+
+class Positioned(Protocol):
+    """A row a page can end at: a model instance, or a Core row with these columns."""
+
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def id(self) -> uuid.UUID: ...
+
 
 INVALID_CURSOR = "The cursor is not valid; use next_cursor from a previous page."
 
@@ -28,7 +38,22 @@ class Page[T](BaseModel):
     )
 
 
-def encode_cursor(row: Versioned | Row[Any]) -> str:
+def newest_first[S: Select[Any]](
+    statement: S,
+    created_at: InstrumentedAttribute[datetime],
+    row_id: InstrumentedAttribute[uuid.UUID],
+    limit: int,
+    before: Position | None,
+) -> S:
+    """Up to ``limit`` rows older than the ``before`` position, newest first (an index on
+    (created_at, id) serves it)."""
+    statement = statement.order_by(created_at.desc(), row_id.desc()).limit(limit)
+    if before is not None:
+        statement = statement.where(tuple_(created_at, row_id) < tuple_(*before))
+    return statement
+
+
+def encode_cursor(row: Positioned) -> str:
     position = json.dumps([row.created_at.isoformat(), row.id.hex]).encode()
     return base64.urlsafe_b64encode(position).decode().rstrip("=")
 
@@ -45,9 +70,7 @@ def decode_cursor(cursor: str) -> Position:
     return position
 
 
-def split_page[R: Versioned | Row[Any]](
-    rows: Sequence[R], limit: int
-) -> tuple[Sequence[R], str | None]:
+def split_page[R: Positioned](rows: Sequence[R], limit: int) -> tuple[Sequence[R], str | None]:
     """``rows`` as read with ``limit + 1``: the page, and the cursor of the next one if the
     extra row says there is one (no COUNT needed)."""
     page = rows[:limit]

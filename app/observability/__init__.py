@@ -1,2 +1,2 @@
-"""Metrics and traces that stay correct under gunicorn's pre-fork workers (README,
-"Observability")."""
+"""Metrics served and traces exported correctly under gunicorn's pre-fork server processes
+(docs/operations.md). The metrics themselves are defined in app/core/metrics.py."""

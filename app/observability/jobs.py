@@ -13,8 +13,8 @@ from redis import Redis
 from redis.exceptions import RedisError
 from taskiq import TaskiqMessage, TaskiqMiddleware, TaskiqResult
 
+from app.core.metrics import JOB_DURATION, JOBS, QUEUE_DEPTH
 from app.observability import tracing
-from app.observability.metrics import JOB_DURATION, JOBS, QUEUE_DEPTH
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span

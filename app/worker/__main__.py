@@ -3,18 +3,25 @@ home), so Compose and every manifest say only which process to run:
 
     python -m app.worker worker       # taskiq's worker: one process, jobs from the queue
     python -m app.worker scheduler    # taskiq's scheduler: exactly one, sends scheduled jobs
+
+The worker also takes task modules beyond app.worker.tasks, for the tests and the bench only:
+
+    python -m app.worker worker tests.jobs.noop
+
+Their stacks mount that package into the container; production names none.
 """
 
 import os
 import sys
+from collections.abc import Sequence
 
 from app.observability.multiprocess import reset_directory
 from app.worker.config import WorkerSettings
 
 
-def worker_command(settings: WorkerSettings) -> list[str]:
+def worker_command(settings: WorkerSettings, extra_modules: Sequence[str] = ()) -> list[str]:
     return [
-        "taskiq", "worker", "app.worker.broker:broker", "app.worker.tasks",
+        "taskiq", "worker", "app.worker.broker:broker", "app.worker.tasks", *extra_modules,
         # One process per container: scale by containers, as for the app.
         "--workers", "1",
         # A message is acknowledged once its job has run, never before (see broker.py).
@@ -37,13 +44,13 @@ def scheduler_command() -> list[str]:
 
 
 def main(argv: list[str]) -> None:
-    commands = {
-        "worker": lambda: worker_command(WorkerSettings.load()),
-        "scheduler": scheduler_command,
-    }
-    if len(argv) != 1 or argv[0] not in commands:
-        sys.exit("usage: python -m app.worker worker|scheduler")
-    command = commands[argv[0]]()
+    # Modules only, never options: those come from the settings.
+    if argv[:1] == ["worker"] and not any(arg.startswith("-") for arg in argv[1:]):
+        command = worker_command(WorkerSettings.load(), argv[1:])
+    elif argv == ["scheduler"]:
+        command = scheduler_command()
+    else:
+        sys.exit("usage: python -m app.worker worker [MODULE ...] | scheduler")
     # The metrics' directory emptied before taskiq starts its processes, as gunicorn's
     # on_starting does for the app: a restarted container's files would be counted again.
     reset_directory()

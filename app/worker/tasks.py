@@ -1,6 +1,5 @@
 """Every task the worker runs, imported here the way app/main.py includes every router."""
 
 from app.exports import tasks as exports_tasks
-from app.worker import noop
 
-__all__ = ["exports_tasks", "noop"]
+__all__ = ["exports_tasks"]

@@ -54,7 +54,7 @@ def result_rows(export_id: str) -> int:
 
 
 def probe(*args: str) -> dict[str, Any]:
-    output = compose("exec", "-T", "app", "python", "-m", "app.worker.probe", *args, timeout=300)
+    output = compose("exec", "-T", "app", "python", "-m", "tests.jobs.probe", *args, timeout=300)
     result: dict[str, Any] = json.loads(output.stdout.strip().splitlines()[-1])
     return result
 

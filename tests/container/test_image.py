@@ -1,4 +1,4 @@
-"""The production image keeps the production rules (see README, "Production rules")."""
+"""The production image keeps the production rules (docs/testing.md)."""
 
 import os
 import re
@@ -63,7 +63,7 @@ class ImageConfiguration(unittest.TestCase):
         self.assertEqual(self.config["Cmd"][0], "gunicorn", "exec form: gunicorn is PID 1")
         self.assertIsNone(self.config["Entrypoint"], "no shell wrapper in front of it")
         # gunicorn.conf.py is read from the working directory, as CMD does.
-        # The worker class is uvicorn's, with the app's HTTP limits (app/serving/worker.py).
+        # The worker class is uvicorn's, with uvicorn's public settings (app/server.py).
         conf = run_in_image(
             "python",
             "-c",
@@ -71,8 +71,7 @@ class ImageConfiguration(unittest.TestCase):
             "name = runpy.run_path('gunicorn.conf.py')['worker_class']; "
             "print(name, issubclass(pydoc.locate(name), uvicorn_worker.UvicornWorker))",
         )
-        # uvicorn's worker, hardened and draining on SIGTERM (app/serving/worker.py).
-        self.assertEqual(conf.stdout.strip(), "app.serving.worker.HardenedUvicornWorker True")
+        self.assertEqual(conf.stdout.strip(), "app.server.ServerProcess True")
 
     def test_healthcheck_probes_liveness_without_curl(self) -> None:
         probe = " ".join(self.config["Healthcheck"]["Test"])

@@ -43,12 +43,12 @@ GRAFANA_VARIABLES = {"$__rate_interval": "5m", "$__interval": "1m", "$__range": 
 
 def exported_metric_names() -> set[str]:
     """Every sample name the app's and the worker's registries serve (their metric families
-    are all defined in app/observability/metrics.py, the queue's depth is computed)."""
+    are all defined in app/core/metrics.py, the queue's depth is computed)."""
     from prometheus_client import REGISTRY  # noqa: PLC0415
 
     import app.main  # noqa: PLC0415 - every module that defines a metric
     import app.worker.tasks  # noqa: F401, PLC0415
-    from app.observability.metrics import QUEUE_DEPTH  # noqa: PLC0415
+    from app.core.metrics import QUEUE_DEPTH  # noqa: PLC0415
 
     names = {QUEUE_DEPTH}
     for family in REGISTRY.collect():

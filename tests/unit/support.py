@@ -8,18 +8,19 @@ from typing import Any
 
 import pytest
 from asgi_lifespan import LifespanManager
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Security
 from httpx import ASGITransport, AsyncClient
 from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.core.config import Settings
 from app.core.database import create_engine
 from app.core.logging import stdout_handler
-from app.core.media import require_json
 from app.core.resources import ResourcesDep
-from app.core.security import require_api_key
+from app.core.security import KeyCheckedFirst, authenticate
+from app.kit.http import require_json
 from app.main import create_app
 
 API_KEY = "test-key-current"
@@ -29,7 +30,7 @@ WRITE_HEADERS = {"X-API-Key": API_KEY}
 # A test-only router that exercises the core (middleware, errors, database sessions) without
 # any resource, so deleting app/items leaves every core test valid.
 PROBES = "/test"
-probes = APIRouter(prefix=PROBES)
+probes = APIRouter(prefix=PROBES, route_class=KeyCheckedFirst)
 
 
 @probes.get("/ok")
@@ -37,20 +38,18 @@ async def ok() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@probes.post(
-    "/echo", status_code=201, dependencies=[Depends(require_api_key), Depends(require_json)]
-)
+@probes.post("/echo", status_code=201, dependencies=[Security(authenticate), Depends(require_json)])
 async def echo(body: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
 @probes.get("/db")
 async def read_database(resources: ResourcesDep) -> str:
-    async with resources.read_sessions() as session:
+    async with resources.autocommit_sessions() as session:
         return str((await session.execute(text("SELECT current_database()"))).scalar_one())
 
 
-@probes.post("/db", dependencies=[Depends(require_api_key)])
+@probes.post("/db", dependencies=[Security(authenticate)])
 async def write_database(resources: ResourcesDep) -> str:
     async with resources.sessions() as session:
         value = (await session.execute(text("SELECT txid_current()"))).scalar_one()
@@ -61,14 +60,14 @@ async def write_database(resources: ResourcesDep) -> str:
 @probes.get("/divide")
 async def divide_by_zero(resources: ResourcesDep, value: str) -> int:
     """A statement the database refuses (division by zero), the client's value a parameter."""
-    async with resources.read_sessions() as session:
+    async with resources.autocommit_sessions() as session:
         statement = text("SELECT length(:value) / 0")
         return int((await session.execute(statement, {"value": value})).scalar_one())
 
 
-# The same under the API's prefix, where writes need a key before their body is read.
+# The same under the API's prefix, on routes that check a key before their body is read.
 API_PROBES = "/api/v1/test-probe"
-api_probes = APIRouter(prefix=API_PROBES)
+api_probes = APIRouter(prefix=API_PROBES, route_class=KeyCheckedFirst)
 
 
 @api_probes.get("")
@@ -76,7 +75,7 @@ async def api_ok() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@api_probes.post("", dependencies=[Depends(require_json)])
+@api_probes.post("", dependencies=[Security(authenticate), Depends(require_json)])
 async def api_echo(body: dict[str, Any]) -> dict[str, Any]:
     return body
 
@@ -88,11 +87,24 @@ def create_app_with_probes(settings: Settings) -> FastAPI:
     return app
 
 
+def state_copied_per_request(app: ASGIApp) -> ASGIApp:
+    """Each request gets a shallow copy of the lifespan's state, as servers give it (the ASGI
+    spec; uvicorn does): asgi-lifespan passes every request the one dict, so what one request
+    leaves in ``request.state`` (its caller's key id) would reach the next."""
+
+    async def with_own_state(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan" and "state" in scope:
+            scope = {**scope, "state": dict(scope["state"])}
+        await app(scope, receive, send)
+
+    return with_own_state
+
+
 @asynccontextmanager
 async def serve(app: FastAPI) -> AsyncIterator[AsyncClient]:
     """Run the app's lifespan (pools opened and closed) around an HTTP client bound to it; the
     manager's app hands the lifespan's state to each request, as a server does."""
-    async with LifespanManager(app) as manager:
+    async with LifespanManager(state_copied_per_request(app)) as manager:
         transport = ASGITransport(app=manager.app)
         async with AsyncClient(transport=transport, base_url="http://test") as http:
             yield http

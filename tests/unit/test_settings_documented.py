@@ -1,6 +1,8 @@
 """One home per setting: every field of Settings (and of each resource's settings class) is
-written once in .env.example, once in the README's table, and passed on by compose.yml; and
-nothing is documented there that no code reads. A setting added in one place only fails here."""
+written once in .env.example, once in docs/configuration.md (generated from the settings classes
+by scripts/settings_doc.py), and passed on by compose.yml; every variable Compose and the
+Makefile read is written once in docs/deploy/compose.md's table; and nothing is documented there
+that no code reads. A setting added in one place only fails here."""
 
 import re
 from pathlib import Path
@@ -36,6 +38,7 @@ STACK_VARIABLES = {
     "API_KEYS_FILE",
     "REDIS_PASSWORD_FILE",
     "REDIS_ACL_FILE",
+    "EDGE_CLIENT_HEADER_TIMEOUT",
 }
 # Settings that compose.yml does not pass through, each for a reason.
 NOT_PASSED_THROUGH = {
@@ -72,11 +75,21 @@ def env_example_names() -> list[str]:
     return re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", read(".env.example"), re.MULTILINE)
 
 
-def readme_table_names() -> list[str]:
-    """The settings named in the first column of the README's configuration table."""
-    section = read("README.md").split("## Configuration", 1)[1].split("\n## ", 1)[0]
-    rows = [line for line in section.splitlines() if line.startswith("| `")]
+def first_column_names(table: str) -> list[str]:
+    """The variables named in the first column of a markdown table's rows."""
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
     return [name for row in rows for name in re.findall(r"`([A-Z][A-Z0-9_]+)`", row.split("|")[1])]
+
+
+def configuration_doc_names() -> list[str]:
+    """The settings named in docs/configuration.md's tables (one per settings class)."""
+    return first_column_names(read("docs/configuration.md"))
+
+
+def stack_doc_names() -> list[str]:
+    """The variables named in the table of docs/deploy/compose.md's "Variables" section."""
+    section = read("docs/deploy/compose.md").split("\n## Variables\n", 1)[1]
+    return first_column_names(section.split("\n## ", 1)[0])
 
 
 def compose_environment_names() -> set[str]:
@@ -100,12 +113,20 @@ def test_every_setting_is_in_env_example_exactly_once() -> None:
     assert sorted(set(names) - setting_names() - STACK_VARIABLES) == []
 
 
-def test_every_setting_is_in_the_readme_table_exactly_once() -> None:
-    names = readme_table_names()
+def test_every_setting_is_in_the_configuration_doc_exactly_once() -> None:
+    names = configuration_doc_names()
 
-    assert sorted((setting_names() | STACK_VARIABLES) - set(names)) == []
+    assert sorted(setting_names() - set(names)) == []
     assert sorted(n for n in set(names) if names.count(n) > 1) == []
-    assert sorted(set(names) - setting_names() - STACK_VARIABLES) == []
+    assert sorted(set(names) - setting_names()) == []
+
+
+def test_every_stack_variable_is_in_the_compose_doc_exactly_once() -> None:
+    names = stack_doc_names()
+
+    assert sorted(STACK_VARIABLES - set(names)) == []
+    assert sorted(n for n in set(names) if names.count(n) > 1) == []
+    assert sorted(set(names) - STACK_VARIABLES) == []
 
 
 def test_compose_passes_every_setting_to_the_app() -> None:
@@ -132,10 +153,13 @@ def test_this_check_sees_a_setting_added_in_one_place_only() -> None:
     names = setting_names([*settings_classes(), Planted])
 
     assert "PLANTED_SETTING_FOR_THE_TEST" in names - set(env_example_names())
-    assert "PLANTED_SETTING_FOR_THE_TEST" in names - set(readme_table_names())
+    assert "PLANTED_SETTING_FOR_THE_TEST" in names - set(configuration_doc_names())
     assert "PLANTED_SETTING_FOR_THE_TEST" in names - compose_environment_names()
 
 
-def test_the_readme_reader_finds_the_table() -> None:
-    assert len(readme_table_names()) > 20
+def test_the_readers_find_the_tables() -> None:
+    assert len(configuration_doc_names()) > 20
+    assert len(stack_doc_names()) > 10
+    assert len(env_example_names()) > 20
+    assert len(compose_environment_names()) > 20
     assert Path(PROJECT_ROOT / ".env.example").is_file()

@@ -6,8 +6,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from app.core.config import Settings
-from app.core.dependency_errors import as_problem
+from app.core.database import create_engine
 from app.core.errors import DependencyUnavailable, InvalidInput
+from app.core.outages import as_problem, sqlstate
 from tests.unit.support import (
     PROBES,
     WRITE_HEADERS,
@@ -58,6 +59,31 @@ async def test_postgres_unreachable_is_a_503_problem_for_reads_and_writes(
         assert response.status_code == 503
         assert response.headers["content-type"] == "application/problem+json"
         assert response.headers["retry-after"] == "2"
+
+
+async def test_a_refused_password_is_a_503_problem_not_a_500(settings: Settings) -> None:
+    """SQLSTATE 28P01: a rotated password not yet rolled out to every process is an outage."""
+    wrong = changed(settings, postgres_password="not-the-password")
+    engine = create_engine(wrong)
+    try:
+        with pytest.raises(DBAPIError) as raised:
+            async with engine.connect():
+                pass
+    finally:
+        await engine.dispose()
+    assert sqlstate(raised.value) == "28P01"
+    assert isinstance(as_problem(raised.value), DependencyUnavailable)
+
+    async with serve(create_app_with_probes(wrong)) as http:
+        read = await http.get(f"{PROBES}/db")
+        written = await http.post(f"{PROBES}/db", headers=WRITE_HEADERS)
+
+    for response in (read, written):
+        assert response.status_code == 503
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.headers["retry-after"] == "2"
+        assert "not-the-password" not in response.text
+        assert "Traceback" not in response.text
 
 
 async def test_a_database_error_is_logged_without_the_statements_parameters(

@@ -1,59 +1,18 @@
-"""Hostile clients at the app's edge: writes authenticated before their body is read, redirects
-that never echo the Host header, allowed hosts, documentation off in production, the IPv6 rate
-limit bucket, shared readiness checks and the start-up warning for a missing API key."""
+"""Hostile clients at the app's edge: redirects that never echo the Host header, allowed hosts,
+documentation off in production, the IPv6 rate limit bucket, shared readiness checks and the
+start-up warning for a missing API key. (Keys checked before a body is read: test_security.py.)"""
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 from httpx import AsyncClient
 
 from app.core.config import Settings
 from app.core.docs import docs_enabled
-from app.core.middleware.rate_limit import address_bucket
+from app.core.rate_limit import address_bucket
 from app.core.resources import Resources
 from app.health.service import SharedReadiness
-from tests.unit.support import (
-    API_PROBES,
-    PROBES,
-    WRITE_HEADERS,
-    changed,
-    create_app_with_probes,
-    serve,
-)
-
-
-async def test_a_write_without_a_key_is_401_before_its_body_is_parsed(client: AsyncClient) -> None:
-    malformed = await client.post(
-        API_PROBES, content=b"{not json", headers={"Content-Type": "application/json"}
-    )
-
-    assert malformed.status_code == 401
-    assert malformed.headers["www-authenticate"] == 'ApiKey header="X-API-Key"'
-
-
-async def test_a_write_without_a_key_is_401_before_its_body_is_read(settings: Settings) -> None:
-    body_read = asyncio.Event()
-
-    async def chunks() -> AsyncIterator[bytes]:
-        body_read.set()
-        yield b"{}"
-
-    async with serve(create_app_with_probes(settings)) as http:
-        response = await http.post("/api/v1/anything", content=chunks())
-
-    assert response.status_code == 401
-    assert not body_read.is_set()
-
-
-async def test_reads_and_keyed_writes_pass_the_gate(client: AsyncClient) -> None:
-    assert (await client.get(API_PROBES)).status_code == 200
-    keyed = await client.post(
-        API_PROBES,
-        content=b"{not json",
-        headers=WRITE_HEADERS | {"Content-Type": "application/json"},
-    )
-    assert keyed.status_code == 422  # through the gate, refused by validation
+from tests.unit.support import PROBES, changed, create_app_with_probes, serve
 
 
 async def test_a_trailing_slash_redirect_never_echoes_the_host(client: AsyncClient) -> None:

@@ -1,5 +1,7 @@
-"""Request ids: taken from the caller when sane, else generated; on every response and log line."""
+"""Request ids: taken from the caller when sane, else generated; on every response and log line.
+The access line: one per request, naming the caller's key id."""
 
+import json
 import logging
 import re
 from collections.abc import Callable
@@ -9,7 +11,11 @@ from typing import Any
 import pytest
 from httpx import AsyncClient
 
+from app.core.security import key_id
+from tests.unit.support import API_KEY, PROBES, ROTATED_API_KEY, WRITE_HEADERS
+
 GENERATED = re.compile(r"[0-9a-f]{32}")
+ROTATED_HEADERS = {"X-API-Key": ROTATED_API_KEY}
 
 
 async def test_a_sane_incoming_request_id_is_echoed(client: AsyncClient) -> None:
@@ -78,3 +84,25 @@ async def test_the_access_line_follows_the_access_loggers_level(
     await client.get("/health/live")
 
     assert [line for line in stdout_lines() if line["logger"] == "app.access"] == []
+
+
+async def test_the_access_line_names_the_callers_key_id_never_the_key(
+    client: AsyncClient, stdout_lines: Callable[[], list[dict[str, Any]]]
+) -> None:
+    keyed = await client.post(f"{PROBES}/echo", json={"a": 1}, headers=WRITE_HEADERS)
+    rotated = await client.post(f"{PROBES}/echo", json={"a": 1}, headers=ROTATED_HEADERS)
+    anonymous = await client.get(f"{PROBES}/ok")
+    keyless = await client.post(f"{PROBES}/echo", json={"a": 1})
+    assert [r.status_code for r in (keyed, rotated, anonymous, keyless)] == [201, 201, 200, 401]
+
+    lines = stdout_lines()
+    access = [line for line in lines if line["logger"] == "app.access"]
+    assert [(a["method"], a["status"], a["key_id"]) for a in access] == [
+        ("POST", 201, key_id(API_KEY.encode())),
+        ("POST", 201, key_id(ROTATED_API_KEY.encode())),
+        ("GET", 200, None),
+        ("POST", 401, None),
+    ]
+    written = json.dumps(lines)
+    assert API_KEY not in written
+    assert ROTATED_API_KEY not in written

@@ -1,8 +1,19 @@
 import pytest
 from httpx import AsyncClient
+from redis.asyncio import Redis
+from starlette.types import Scope
 
 from app.core.config import Settings
-from tests.unit.support import API_KEY, PROBES, changed, create_app_with_probes, serve
+from app.core.rate_limit import client_identity
+from app.core.security import key_id
+from tests.unit.support import (
+    API_KEY,
+    PROBES,
+    ROTATED_API_KEY,
+    changed,
+    create_app_with_probes,
+    serve,
+)
 
 LIMIT = 3
 OK = f"{PROBES}/ok"
@@ -58,3 +69,40 @@ async def test_a_valid_api_key_has_its_own_quota_and_an_invalid_one_does_not(
     assert with_key.status_code == 200
     assert with_key.headers["ratelimit-remaining"] == str(LIMIT - 1)
     assert invented_key.status_code == 429  # counted against the address, already spent
+
+
+async def test_a_keyed_client_is_counted_under_its_key_id_never_the_key(
+    limited: AsyncClient, settings: Settings
+) -> None:
+    await limited.get(OK, headers={"X-API-Key": API_KEY})
+    await limited.get(OK, headers={"X-API-Key": ROTATED_API_KEY})
+    await limited.get(OK)
+
+    redis = Redis.from_url(
+        settings.redis_url.get_secret_value(),
+        password=settings.redis_password.get_secret_value() or None,
+        decode_responses=True,
+    )
+    try:
+        counted = {key.rsplit(":", 1)[0] async for key in redis.scan_iter("ratelimit:*")}
+    finally:
+        await redis.aclose()
+
+    assert counted == {
+        f"ratelimit:key:{key_id(API_KEY.encode())}",
+        f"ratelimit:key:{key_id(ROTATED_API_KEY.encode())}",
+        "ratelimit:addr:127.0.0.1",  # httpx's ASGI transport's client
+    }
+
+
+def test_the_client_identity_is_the_key_id_or_else_the_address(settings: Settings) -> None:
+    def scope(key: str | None, client: tuple[str, int] | None) -> Scope:
+        headers = [(b"x-api-key", key.encode())] if key else []
+        return {"type": "http", "headers": headers, "client": client}
+
+    assert client_identity(scope(API_KEY, ("203.0.113.9", 1)), settings) == (
+        f"key:{key_id(API_KEY.encode())}"
+    )
+    assert client_identity(scope("made-up", ("203.0.113.9", 1)), settings) == "addr:203.0.113.9"
+    assert client_identity(scope(None, ("2001:db8::1", 1)), settings) == "addr:2001:db8::/64"
+    assert client_identity(scope(None, None), settings) == "addr:unknown"

@@ -4,8 +4,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from app.core.config import load_settings
-from app.core.server import available_cpus, worker_count
+from app.core.config import Settings, load_settings
+from app.server import ServerProcess, available_cpus, process_count
 
 AFFINITY = len(os.sched_getaffinity(0))
 
@@ -25,7 +25,7 @@ def cgroup_v1(tmp_path: Path, quota_us: str, period_us: str = "100000") -> Path:
 @pytest.mark.parametrize(
     ("cpu_max", "expected"),
     [
-        ("50000 100000", 1),  # half a CPU still needs one worker
+        ("50000 100000", 1),  # half a CPU still needs one server process
         ("100000 100000", 1),
         ("max 100000", AFFINITY),  # no quota: every CPU the process may run on
     ],
@@ -59,12 +59,12 @@ def test_no_cgroup_files_at_all_falls_back_to_the_affinity(tmp_path: Path) -> No
     assert available_cpus(tmp_path) == AFFINITY
 
 
-def test_the_default_worker_count_is_one_per_available_cpu(tmp_path: Path) -> None:
-    assert worker_count(None, cgroup_v2(tmp_path, "100000 100000")) == 1
+def test_the_default_process_count_is_one_per_available_cpu(tmp_path: Path) -> None:
+    assert process_count(None, cgroup_v2(tmp_path, "100000 100000")) == 1
 
 
 def test_web_concurrency_overrides_the_default(tmp_path: Path) -> None:
-    assert worker_count(7, cgroup_v2(tmp_path, "100000 100000")) == 7
+    assert process_count(7, cgroup_v2(tmp_path, "100000 100000")) == 7
 
 
 @pytest.mark.parametrize("value", ["0", "-2", "many"])
@@ -79,3 +79,13 @@ def test_an_empty_web_concurrency_means_the_default(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("WEB_CONCURRENCY", "")
 
     assert load_settings(Path("/nonexistent")).web_concurrency is None
+
+
+def test_the_server_process_sends_no_server_header_and_caps_connections(
+    settings: Settings,
+) -> None:
+    kwargs = ServerProcess.CONFIG_KWARGS
+
+    assert kwargs["server_header"] is False
+    assert kwargs["http"] == "httptools"
+    assert kwargs["limit_concurrency"] == settings.max_connections_per_worker

@@ -18,18 +18,22 @@ from app.core.resources import Resources
 from app.exports import producer, tasks
 from app.exports.config import ExportSettings
 from app.exports.models import Export, ExportChunk
-from app.exports.registry import CsvExport, register
+from app.exports.registry import EXPORTS, CsvExport
 from app.exports.service import ExportService
 from tests.unit.support import queue_client
 
-NUMBERS = register(
-    CsvExport(
-        kind="test-numbers",
-        header=("n", "padding"),
-        query=lambda: select(func.generate_series(1, 200)),
-        fields=lambda n: (str(n), "x" * 40),
-    )
+NUMBERS = CsvExport(
+    kind="test-numbers",
+    header=("n", "padding"),
+    query=lambda: select(func.generate_series(1, 200)),
+    fields=lambda n: (str(n), "x" * 40),
 )
+
+
+@pytest.fixture(autouse=True)
+def numbers_registered(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tests' own kind in the registry (and out of it again after each test)."""
+    monkeypatch.setitem(EXPORTS, NUMBERS.kind, NUMBERS)
 
 
 @pytest.fixture
@@ -104,7 +108,7 @@ async def test_a_job_that_runs_twice_makes_one_result_and_one_success(resources:
     assert first.status == again.status == "succeeded"
     assert again.finished_at == first.finished_at  # one succeeded transition
     assert first.attempts == 1  # the duplicates found it done and did nothing
-    async with resources.read_sessions() as session:
+    async with resources.autocommit_sessions() as session:
         chunks = await session.scalar(
             select(func.count()).where(ExportChunk.export_id == export_id)
         )
@@ -189,7 +193,7 @@ async def test_old_results_are_deleted_with_their_chunks(resources: Resources) -
     recent = await start(resources)
     for export_id in (old, recent):
         await tasks.run_export_now(resources, export_id, ExportSettings())
-    async with resources.read_sessions() as session:
+    async with resources.autocommit_sessions() as session:
         two_days_ago = datetime.now(UTC) - timedelta(days=2)
         await session.execute(
             update(Export).where(Export.id == old).values(finished_at=two_days_ago)
@@ -198,7 +202,7 @@ async def test_old_results_are_deleted_with_their_chunks(resources: Resources) -
     deleted = await tasks.delete_old_now(resources, ExportSettings(export_retention_hours=24))
 
     assert deleted == 1
-    async with resources.read_sessions() as session:
+    async with resources.autocommit_sessions() as session:
         assert await session.get(Export, old) is None
         left = select(func.count()).select_from(ExportChunk).where(ExportChunk.export_id == old)
         assert await session.scalar(left) == 0
@@ -218,13 +222,13 @@ def message_data(message: Any) -> bytes:
 
 
 async def read(resources: Resources, export_id: uuid.UUID) -> Export:
-    async with resources.read_sessions() as session:
+    async with resources.autocommit_sessions() as session:
         export = await session.get(Export, export_id)
     assert export is not None
     return export
 
 
 async def age(resources: Resources, export_id: uuid.UUID, *, minutes: int) -> None:
-    async with resources.read_sessions() as session:
+    async with resources.autocommit_sessions() as session:
         then = datetime.now(UTC) - timedelta(minutes=minutes)
         await session.execute(update(Export).where(Export.id == export_id).values(updated_at=then))

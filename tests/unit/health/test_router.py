@@ -1,3 +1,5 @@
+import asyncio
+import signal
 from datetime import datetime
 
 from httpx import AsyncClient
@@ -91,7 +93,10 @@ async def test_ready_gives_up_on_a_hung_dependency_at_its_deadline(
 async def test_ready_is_503_at_once_while_draining_and_live_stays_200(
     client: AsyncClient,
 ) -> None:
-    drain.start_draining()
+    # A SIGTERM through the drain's handler, as the server would deliver it; the server's own
+    # handler (here: nothing) would run only after the minute.
+    on_sigterm = drain.draining_handler(lambda *_: None, 60, asyncio.get_running_loop())
+    on_sigterm(signal.SIGTERM, None)
     try:
         ready = await client.get("/health/ready")
         live = await client.get("/health/live")

@@ -1,15 +1,20 @@
 import base64
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 from httpx import AsyncClient
-from sqlalchemy import text
+from sqlalchemy import Result, Select, text
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
-from app.items.models import Item
-from app.kit.repository import Repository
+from app.items.service import ItemService
+from app.kit.cache import VersionedCache
+from app.kit.pagination import encode_cursor
 from tests.unit.items.conftest import ITEMS, CreateItem
 from tests.unit.support import ROWS, database
 
@@ -107,8 +112,29 @@ async def test_a_bad_cursor_is_a_422_problem(client: AsyncClient, cursor: str) -
     assert response.headers["content-type"] == "application/problem+json"
 
 
+@dataclass(frozen=True)
+class Position:
+    created_at: datetime
+    id: uuid.UUID
+
+
+class StatementSpy:
+    """A session that keeps the statement it is given and finds no rows."""
+
+    def __init__(self) -> None:
+        self.statements: list[Select[Any]] = []
+
+    async def execute(self, statement: Select[Any]) -> Result[Any]:
+        self.statements.append(statement)
+        return cast("Result[Any]", SimpleNamespace(all=list))
+
+
 async def test_pages_are_read_through_the_index_not_offset(settings: Settings) -> None:
-    query = Repository(Item).newest_first_query(21, (datetime.now(UTC), uuid.uuid4()))
+    # The statement ItemService.page runs for a page after a cursor.
+    spy = StatementSpy()
+    service = ItemService(cast("AsyncSession", spy), cast("VersionedCache", None))
+    await service.page(20, encode_cursor(Position(datetime.now(UTC), uuid.uuid4())))
+    (query,) = spy.statements
     dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
     sql = str(query.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
     async with database(settings) as connection:

@@ -1,13 +1,19 @@
 import uuid
+from datetime import datetime
 
 import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
+from pydantic import BaseModel
 from sqlalchemy import text
 
 from app.core.config import Settings
+from app.core.redis import RedisGuard
+from app.items.schemas import ItemOut
+from app.items.service import ITEMS_CACHE
+from app.kit.cache import Keyspace, VersionedCache, schema_revision
 from app.main import create_app
-from tests.unit.items.conftest import ITEMS, CreateItem
+from tests.unit.items.conftest import ITEMS, CreateItem, cache_client, forget_cached
 from tests.unit.support import WRITE_HEADERS, changed, database, serve
 
 
@@ -104,3 +110,39 @@ async def test_with_redis_down_the_api_keeps_serving_from_postgres(
     warnings = [r for r in caplog.records if r.name == "app.redis"]
     assert warnings, "the outage is logged"
     assert len(warnings) < 5, "but not once per call"
+
+
+class ItemOutBefore(BaseModel):
+    """ItemOut as it was before it had a description."""
+
+    id: uuid.UUID
+    name: str
+    price: str
+    created_at: datetime
+    updated_at: datetime
+
+
+async def test_an_entry_cached_under_an_older_schema_is_never_served(
+    client: AsyncClient, create_item: CreateItem, settings: Settings
+) -> None:
+    item = await create_item(name="Current", description="new field")
+    item_id = uuid.UUID(item["id"])
+    await forget_cached(settings, item["id"])
+    before = Keyspace(ITEMS_CACHE.namespace, ItemOutBefore, 60)
+    stale = ItemOutBefore.model_validate(item | {"name": "Old shape"}).model_dump_json().encode()
+    redis = cache_client(settings)
+    cache = VersionedCache(redis, RedisGuard(1), enabled=True)
+    try:
+        # A newer version than the row's, so only the key can keep it from being served.
+        await cache.update(before, item_id, 99, stale)
+
+        response = await client.get(f"{ITEMS}/{item['id']}")
+
+        assert ITEMS_CACHE.prefix == f"items:{schema_revision(ItemOut)}:"
+        assert before.prefix != ITEMS_CACHE.prefix
+        assert response.json() == item
+        assert await cache.read(ITEMS_CACHE, item_id) == response.content  # refilled
+        assert await cache.read(before, item_id) == stale  # left to its TTL
+    finally:
+        await cache.aclose()
+        await redis.aclose()

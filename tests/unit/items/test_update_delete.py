@@ -7,7 +7,8 @@ from httpx import AsyncClient
 from sqlalchemy import text
 
 from app.core.config import Settings
-from tests.unit.items.conftest import ITEMS, CreateItem
+from app.kit.http import etag
+from tests.unit.items.conftest import ITEMS, CreateItem, forget_cached
 from tests.unit.support import WRITE_HEADERS, database
 
 
@@ -170,3 +171,28 @@ async def test_concurrent_patches_and_reads_leave_the_cache_at_the_database_vers
         row = (await connection.execute(text("SELECT price, version FROM items"))).one()
     assert row.version == 16
     assert (await client.get(url)).json()["price"] == f"{row.price:.2f}"
+
+
+async def test_a_writes_etag_names_its_body_and_is_the_next_reads(
+    client: AsyncClient, settings: Settings
+) -> None:
+    created = await client.post(
+        ITEMS,
+        json={"name": "Café ☕ <b>", "description": 'naïve \u2028 "quoted"', "price": "12.5"},
+        headers=WRITE_HEADERS,
+    )
+    url = created.headers["location"]
+    patched = await client.patch(url, json={"price": "13"}, headers=WRITE_HEADERS)
+
+    assert (created.status_code, patched.status_code) == (201, 200)
+    for write in (created, patched):
+        assert write.headers["etag"] == etag(write.content)
+    assert created.headers["etag"] != patched.headers["etag"]
+    cached = await client.get(url)
+    assert cached.headers["etag"] == patched.headers["etag"]
+    assert cached.content == patched.content
+    # And from Postgres, once the cache no longer holds it.
+    await forget_cached(settings, created.json()["id"])
+    uncached = await client.get(url)
+    assert uncached.headers["etag"] == patched.headers["etag"]
+    assert uncached.content == patched.content

@@ -13,7 +13,6 @@ from pydantic import (
     model_validator,
 )
 
-from app.kit.errors import documented_errors
 from app.kit.fields import (
     TEXT_PATTERN,
     as_people_read_it,
@@ -22,6 +21,7 @@ from app.kit.fields import (
     name_pattern,
     reject_null,
 )
+from app.kit.problems import documented_errors
 
 Name = Annotated[
     str, StringConstraints(pattern=name_pattern(10)), AfterValidator(as_people_read_it)

@@ -10,8 +10,8 @@ from redis import Redis
 from taskiq import InMemoryBroker
 
 from app.core.config import Settings
+from app.core.metrics import JOB_DURATION, JOBS
 from app.observability.jobs import JobObservability, QueueDepthCollector, queue_store_client
-from app.observability.metrics import JOB_DURATION, JOBS
 
 
 def value(metric: object) -> float:

@@ -7,15 +7,17 @@ import uuid
 
 import pytest
 from fastapi import APIRouter, HTTPException
+from fastapi.routing import APIRoute
 from httpx import AsyncClient
 from prometheus_client import REGISTRY
+from pydantic import BaseModel
 
 from app.core.config import Settings
+from app.core.metrics import UNMATCHED_ROUTE
+from app.core.middleware import route_template
 from app.core.redis import RedisGuard
 from app.core.resources import Resources
-from app.kit.cache import VersionedCache
-from app.observability.metrics import UNMATCHED_ROUTE
-from app.observability.middleware import route_template
+from app.kit.cache import Keyspace, VersionedCache
 from tests.unit.support import PROBES, changed, create_app_with_probes, serve
 
 THING_ROUTE = "/api/v1/things/{thing_id}"
@@ -32,15 +34,15 @@ def requests_counted(route: str, status: str = "2xx", method: str = "GET") -> fl
 async def test_requests_are_counted_by_route_template_never_by_raw_path(
     settings: Settings,
 ) -> None:
-    # A router included under a prefix, as resources' routers are (make resource).
+    # A router that carries its whole prefix, as resources' routers do (make resource).
     app = create_app_with_probes(settings)
-    things = APIRouter(prefix="/things")
+    things = APIRouter(prefix="/api/v1/things")
 
     @things.get("/{thing_id:uuid}")
     async def read_thing(thing_id: uuid.UUID) -> None:
         raise HTTPException(404)
 
-    app.include_router(things, prefix="/api/v1")
+    app.include_router(things)
     before = requests_counted(THING_ROUTE, "4xx")
     raw = f"/api/v1/things/{uuid.uuid4()}"
 
@@ -96,18 +98,21 @@ async def test_metrics_are_not_served_on_the_public_port(client: AsyncClient) ->
         assert (await client.get(path)).status_code == 404
 
 
+class Thing(BaseModel):
+    name: str
+
+
 async def test_cache_hits_and_misses_are_counted(settings: Settings) -> None:
     resources = Resources.open(settings)
-    cache = VersionedCache(
-        resources.redis, resources.redis_guard, "tests-things", ttl_seconds=60, enabled=True
-    )
+    cache = VersionedCache(resources.redis, resources.redis_guard, enabled=True)
+    things = Keyspace("tests-things", Thing, ttl_seconds=60)
     row = uuid.uuid4()
     hits = sample("cache_lookups_total", cache="tests-things", result="hit")
     misses = sample("cache_lookups_total", cache="tests-things", result="miss")
     try:
-        assert await cache.read(row) is None  # nothing cached: a miss
-        await cache.update(row, 1, b"{}")
-        assert await cache.read(row) == b"{}"  # a hit
+        assert await cache.read(things, row) is None  # nothing cached: a miss
+        await cache.update(things, row, 1, b"{}")
+        assert await cache.read(things, row) == b"{}"  # a hit
     finally:
         await cache.aclose()
         await resources.close()
@@ -180,3 +185,9 @@ async def test_metrics_enabled_false_counts_no_request(settings: Settings, enabl
 
 def test_route_template_without_a_route() -> None:
     assert route_template({"type": "http", "path": "/x"}) == UNMATCHED_ROUTE
+
+
+def test_route_template_is_the_matched_routes_template() -> None:
+    route = APIRoute(THING_ROUTE, endpoint=lambda thing_id: None)
+
+    assert route_template({"type": "http", "path": "/x", "route": route}) == THING_ROUTE

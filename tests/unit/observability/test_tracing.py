@@ -13,11 +13,11 @@ from opentelemetry.trace import SpanKind
 from taskiq import InMemoryBroker
 
 from app.core.config import Settings
+from app.core.metrics import JOBS
 from app.core.resources import Resources
 from app.main import create_app
 from app.observability import tracing
 from app.observability.jobs import JobObservability
-from app.observability.metrics import JOBS
 from tests.unit.support import captured_stdout, serve
 
 

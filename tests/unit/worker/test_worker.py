@@ -14,8 +14,8 @@ from app.core.logging import job_id_var, json_formatter
 from app.worker import health, heartbeat
 from app.worker.__main__ import scheduler_command, worker_command
 from app.worker.config import WorkerSettings
-from app.worker.noop import noop
 from app.worker.scheduler import once_per_slot
+from tests.jobs.noop import noop
 from tests.unit.support import queue_client
 
 

@@ -1,1 +1,0 @@
-"""The production server's process-level pieces: the gunicorn worker and its HTTP protocol."""
