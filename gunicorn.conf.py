@@ -6,6 +6,7 @@ image serves every deployment and a bad value fails at start-up, naming itself.
 
 from typing import Any
 
+from app.core import drain
 from app.core.config import get_settings
 from app.core.logging import gunicorn_logconfig
 from app.observability.multiprocess import (
@@ -49,3 +50,8 @@ def when_ready(server: Any) -> None:
 
 def child_exit(server: Any, worker: Any) -> None:
     forget_process(worker.pid)
+
+
+def post_worker_init(worker: Any) -> None:
+    # Each server process drains on SIGTERM before it stops (app/core/drain.py).
+    drain.drain_this_process()

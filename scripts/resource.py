@@ -42,7 +42,7 @@ SETTINGS_FILES = [ROOT / ".env.example", ROOT / "compose.yml"]
 ROUTERS_MARKER = "# `make resource` adds its router below this line"
 MODELS_MARKER = "# (`make resource` adds a line here)."
 # The template's files a new resource does not get: exports are an add-on (app/exports).
-NOT_COPIED = ("__pycache__", "test_export.py", "export.py")
+NOT_COPIED = ("__pycache__", "test_export.py")
 
 
 class Refused(Exception):

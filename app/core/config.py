@@ -4,19 +4,31 @@ Docker and Compose mount secrets as files named after the setting (``postgres_pa
 a password never has to live in the environment, the image or the Compose file. This is the
 one home of each core setting and its default: gunicorn.conf.py, Compose, .env.example and
 docs/configuration.md take them from here (tests/unit/test_settings_documented.py holds them
-together). A
-resource's own settings live in its package, on a class derived from ``SettingsBase``.
+together). A resource's own settings live in its package, on a class derived from
+``SettingsBase``.
 """
 
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import Field, PositiveFloat, PositiveInt, SecretStr
+from pydantic import Field, PositiveFloat, PositiveInt, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL
 
 SECRETS_DIR = Path("/run/secrets")
+
+
+class InvalidSettings(ValueError):
+    """Settings that cannot be used, each named by its environment variable: raised at start-up,
+    so a bad value stops the process before it serves."""
+
+    def __init__(self, error: ValidationError) -> None:
+        problems = [
+            f"{'.'.join(str(part) for part in problem['loc']).upper()}: {problem['msg']}"
+            for problem in error.errors(include_input=False, include_url=False)
+        ]
+        super().__init__(f"invalid {error.title}: " + "; ".join(problems))
 
 
 class SettingsBase(BaseSettings):
@@ -27,8 +39,12 @@ class SettingsBase(BaseSettings):
 
     @classmethod
     def load(cls, secrets_dir: Path = SECRETS_DIR) -> Self:
-        """Read the settings; secret files are consulted only where the directory exists."""
-        return cls(_secrets_dir=secrets_dir if secrets_dir.is_dir() else None)
+        """Read the settings; secret files are consulted only where the directory exists. A bad
+        value raises InvalidSettings, naming each setting (never its value: it may be secret)."""
+        try:
+            return cls(_secrets_dir=secrets_dir if secrets_dir.is_dir() else None)
+        except ValidationError as error:
+            raise InvalidSettings(error) from None
 
 
 class Settings(SettingsBase):

@@ -7,6 +7,9 @@ ready. ``drain_on_sigterm`` (called by the app's lifespan) puts itself in front 
 own SIGTERM handler: the first SIGTERM starts the drain, and the server's handler runs once it
 is over; a second SIGTERM, or a drain of 0 s, runs it at once. /health/ready reads
 ``is_draining``. One flag per process: every server process receives SIGTERM and drains alone.
+
+Only the production server's processes drain: gunicorn.conf.py calls ``drain_this_process``
+in each (post_worker_init). A reloading dev server, a test or a tool stops at once.
 """
 
 import asyncio
@@ -18,6 +21,7 @@ from types import FrameType
 logger = logging.getLogger(__name__)
 
 _draining = False
+_wanted = False
 
 SignalHandler = Callable[[int, FrameType | None], object]
 
@@ -26,10 +30,16 @@ def is_draining() -> bool:
     return _draining
 
 
+def drain_this_process() -> None:
+    """This process serves production traffic: drain it on SIGTERM."""
+    global _wanted  # noqa: PLW0603 - one flag per process, by design
+    _wanted = True
+
+
 def reset() -> None:
-    """Back to serving (for tests)."""
-    global _draining  # noqa: PLW0603 - one flag per process, by design
-    _draining = False
+    """Back to serving, in a process that does not drain (for tests)."""
+    global _draining, _wanted  # noqa: PLW0603
+    _draining = _wanted = False
 
 
 def draining_handler(
@@ -53,11 +63,11 @@ def draining_handler(
 
 
 def drain_on_sigterm(seconds: float) -> Callable[[], None]:
-    """Drain on SIGTERM while serving; returns what undoes it. Only where a server handles
-    SIGTERM itself (uvicorn does, from the main thread) and a drain is wanted: elsewhere (tests,
-    a tool) it changes nothing."""
+    """Drain on SIGTERM while serving; returns what undoes it. Only in a process that drains
+    (``drain_this_process``), where a server handles SIGTERM itself (uvicorn does, from the main
+    thread), and for a drain longer than 0 s: elsewhere it changes nothing."""
     server_handler = signal.getsignal(signal.SIGTERM)
-    if seconds <= 0 or not callable(server_handler):
+    if not _wanted or seconds <= 0 or not callable(server_handler):
         return lambda: None
     loop = asyncio.get_running_loop()
     signal.signal(signal.SIGTERM, draining_handler(server_handler, seconds, loop))

@@ -1,6 +1,7 @@
-"""What a failure of Postgres or Redis means for the client: its fault (4xx), or a passing
-outage (503). Database errors by their SQLSTATE; connection failures (refused, reset, unknown
-host, timed out) of either as outages. Never a stack trace."""
+"""What a failure of a backing service means for the client: its fault (4xx), or a passing
+outage (503) with Retry-After. Database errors by their SQLSTATE; connection failures (refused,
+reset, unknown host, timed out) as outages. Never a stack trace. (Redis is an optimisation
+here: the cache and the rate limiter carry on without it, app.core.redis.RedisGuard.)"""
 
 import logging
 import socket

@@ -1,9 +1,10 @@
 """What the process holds open, made by the app's lifespan (and by the job worker at start-up),
 and the typed dependencies that hand it to a request: ``SettingsDep``, ``SessionDep``.
 
-Starlette hands the lifespan's state to every request as ``request.state``; these dependencies
-are the only readers of it in a handler's path, so a reader (and mypy) can follow each object
-from here to its use.
+Starlette hands the lifespan's state to every request as ``request.state``; handlers reach it
+only through typed dependencies (these, ``CacheDep`` and ``ReadinessDep``), so a reader (and
+mypy) can follow each object to its use. The middleware that needs the process's Redis reads it
+from ``scope["state"]``, as Starlette hands it to middleware.
 """
 
 from collections.abc import AsyncIterator
@@ -72,10 +73,17 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         sessions = resources.autocommit_sessions
     else:
         sessions = resources.sessions
-    async with sessions() as session:
+    session = sessions()
+    try:
         yield session
+    finally:
+        # A session nothing used (a read the cache answered) holds nothing to release.
+        if session.in_transaction():
+            await session.close()
 
 
 ResourcesDep = Annotated[Resources, Depends(get_resources)]
 SettingsDep = Annotated[Settings, Depends(get_settings_in_use)]
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+# Closed as soon as the handler returns, before the response is sent: a slow client never holds
+# a pooled connection.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

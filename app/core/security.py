@@ -1,18 +1,24 @@
 """Who is calling: API keys in the X-API-Key header, several valid at once so a key can be
 rotated without downtime.
 
-A route that needs a key takes ``caller: CurrentCaller``. The caller is the key's id, never the
-key: an id is safe to log (the access line carries it) and to store beside what the caller did.
+A route that needs a key declares it: ``caller: CurrentCaller`` when it uses the caller, or
+``dependencies=[Security(authenticate)]`` when it does not (a dependency of the route may take
+it too). The caller is the key's id, never the key: an id is safe to log (the access line
+carries it). It is derived from the key itself, so a rotated key is a new id; the key file's
+ids and scopes come with the issue "security, second pass".
+
 Routes of an ``APIRouter(route_class=KeyCheckedFirst)`` check the key before the body is read,
-so a client without one gets 401 and never makes the app read or parse a body.
+so a client without one gets 401 and never makes the app read or parse a body. Declare the key
+on the route or its router, not in ``include_router(dependencies=...)``: a route checks only
+what it declares. tests/unit/core/test_security.py holds every write route to this.
 """
 
 import hashlib
 import hmac
 import inspect
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Annotated, Any, get_args, get_origin
+from typing import Annotated, Any, get_args, get_origin, get_type_hints
 
 from fastapi import Request, Response, Security
 from fastapi.params import Depends
@@ -23,8 +29,6 @@ from app.core.errors import ProblemError
 from app.core.resources import SettingsDep
 
 API_KEY_HEADER = "X-API-Key"
-# Where the caller's key id is left for the access log (app.core.middleware).
-KEY_ID_STATE = "key_id"
 
 # auto_error=False: a missing key is answered by our own problem+json 401, not FastAPI's.
 api_key_header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False)
@@ -74,7 +78,7 @@ async def authenticate(
     caller = caller_for(presented, settings.api_key_set)
     if caller is None:
         raise Unauthorized(presented)
-    request.state.key_id = caller.key_id
+    request.state.key_id = caller.key_id  # for the access line (app.core.middleware)
     return caller
 
 
@@ -83,33 +87,53 @@ CurrentCaller = Annotated[Caller, Security(authenticate)]
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 
+def declared(call: Callable[..., Any]) -> Iterator[Depends]:
+    """The dependencies a callable declares: in ``Annotated`` metadata or as defaults."""
+    try:
+        hints = get_type_hints(
+            call.__init__ if inspect.isclass(call) else call, include_extras=True
+        )
+    except (NameError, TypeError):
+        hints = {}
+    for name, parameter in inspect.signature(call).parameters.items():
+        annotation = hints.get(name, parameter.annotation)
+        if get_origin(annotation) is Annotated:
+            yield from (meta for meta in get_args(annotation)[1:] if isinstance(meta, Depends))
+        if isinstance(parameter.default, Depends):
+            yield parameter.default
+
+
+def needs_key(dependencies: Iterable[Depends]) -> bool:
+    """Whether ``authenticate`` is among these dependencies, or theirs, at any depth."""
+    return any(
+        dependency.dependency is authenticate
+        or (dependency.dependency is not None and needs_key(declared(dependency.dependency)))
+        for dependency in dependencies
+    )
+
+
 class KeyCheckedFirst(APIRoute):
     """A route that, when it needs a key, checks it before FastAPI reads the body.
 
     FastAPI reads and parses a body before it runs a route's dependencies, so ``authenticate``
     alone would make the app read up to MAX_BODY_BYTES from a client without a key, and answer
-    its malformed JSON with 422 instead of 401. A route needs a key when its endpoint takes a
-    ``CurrentCaller`` or its ``dependencies`` include one; the dependency still runs, and
-    documents the security scheme in OpenAPI.
+    its malformed JSON with 422 instead of 401. A route needs a key when its endpoint, its
+    ``dependencies`` or a dependency of theirs declares ``authenticate``; the dependency still
+    runs, and documents the security scheme in OpenAPI.
     """
 
     def get_route_handler(self) -> Handler:
         handler: Handler = super().get_route_handler()
-        if not self._needs_key():
+        if not needs_key([*self.dependencies, *declared(self.endpoint)]):
             return handler
 
         async def key_checked_first(request: Request) -> Response:
             settings = request.state.resources.settings
             presented = request.headers.get(API_KEY_HEADER)
-            if caller_for(presented, settings.api_key_set) is None:
+            caller = caller_for(presented, settings.api_key_set)
+            if caller is None:
                 raise Unauthorized(presented)
+            request.state.key_id = caller.key_id  # logged even if the body is then refused
             return await handler(request)
 
         return key_checked_first
-
-    def _needs_key(self) -> bool:
-        declared = [*self.dependencies]
-        for parameter in inspect.signature(self.endpoint).parameters.values():
-            if get_origin(parameter.annotation) is Annotated:
-                declared.extend(get_args(parameter.annotation)[1:])
-        return any(isinstance(d, Depends) and d.dependency is authenticate for d in declared)

@@ -1,13 +1,16 @@
 """Versioned cache-aside in Redis, opt-in per resource: an entry is never older than the
 database, and never of another shape than the response it stands for.
 
-Each entry holds a row's serialized body and its version. Writers store the new version after
-they commit; a deleted row leaves a tombstone carrying the next version. A Lua script replaces
-an entry only by a strictly newer version, so a slow reader can never put back a version a
-writer has already replaced: the race that a plain delete-on-write leaves open.
-
-An entry's key carries a revision derived from the response schema (``Keyspace``): change the
-schema and the app reads new keys, never a body of the old shape.
+Each row has one entry, a Redis hash under ``{namespace}:{id}``: the row's version, and its
+serialized body once per response revision (field ``b:{revision}``, the revision derived from
+the response schema: ``Keyspace``). Change the schema and the app reads another field, never a
+body of the old shape; and since every revision of a row shares the entry's version, a write
+by either side of a rolling deploy replaces the other's body too. Writers store the new version
+after they commit; a deleted row leaves a tombstone (field ``gone``) carrying the next version.
+A Lua script replaces an entry only by a strictly newer version, so a slow reader can never put
+back a version a writer has already replaced: the race that a plain delete-on-write leaves
+open. (The schema does not see a serializer's code: a serializer that changes its output
+without changing the schema changes no revision.)
 
 If Redis cannot take a writer's new version (a blip), the old entry would be served for its
 time to live: so the write is retried in the background until it lands, and meanwhile this
@@ -32,12 +35,23 @@ from app.core.redis import RedisGuard, is_pool_exhausted
 logger = logging.getLogger(__name__)
 
 TOMBSTONE = b""
+GONE = "gone"
 
+# KEYS[1] the entry; ARGV: version, field, value, time to live. A newer version replaces the
+# whole entry; the same version only adds what is missing (another revision's body), unless the
+# row is gone at it.
 STORE_IF_NEWER = """
 local current = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
-if current >= tonumber(ARGV[1]) then return 0 end
-redis.call('HSET', KEYS[1], 'v', ARGV[1], 'b', ARGV[2])
-redis.call('EXPIRE', KEYS[1], ARGV[3])
+local version = tonumber(ARGV[1])
+if current > version then return 0 end
+if current < version then
+  redis.call('DEL', KEYS[1])
+  redis.call('HSET', KEYS[1], 'v', ARGV[1], ARGV[2], ARGV[3])
+else
+  if redis.call('HEXISTS', KEYS[1], 'gone') == 1 then return 0 end
+  if redis.call('HSETNX', KEYS[1], ARGV[2], ARGV[3]) == 0 then return 0 end
+end
+redis.call('EXPIRE', KEYS[1], ARGV[4])
 return 1
 """
 
@@ -54,17 +68,18 @@ def schema_revision(schema: type[BaseModel]) -> str:
 
 
 class Keyspace:
-    """One resource's entries: ``{namespace}:{schema revision}:{id}``, kept ``ttl_seconds``."""
+    """One resource's entries, ``{namespace}:{id}``, kept ``ttl_seconds``; its bodies are in
+    the field of this schema's revision."""
 
     def __init__(self, namespace: str, schema: type[BaseModel], ttl_seconds: int) -> None:
         self.namespace = namespace
-        self.prefix = f"{namespace}:{schema_revision(schema)}:"
+        self.field = f"b:{schema_revision(schema)}"
         self.ttl_seconds = ttl_seconds
         self.hits = CACHE_LOOKUPS.labels(namespace, "hit")
         self.misses = CACHE_LOOKUPS.labels(namespace, "miss")
 
     def key(self, row_id: uuid.UUID) -> str:
-        return f"{self.prefix}{row_id.hex}"
+        return f"{self.namespace}:{row_id.hex}"
 
 
 class VersionedCache:
@@ -77,7 +92,8 @@ class VersionedCache:
         self.guard = guard
         self.enabled = enabled
         self._store_if_newer = redis.register_script(STORE_IF_NEWER)
-        self._pending: dict[str, tuple[int, bytes, int]] = {}
+        # Writes to retry, by entry: (version, field, value, time to live).
+        self._pending: dict[str, tuple[int, str, bytes, int]] = {}
         self._retrying: asyncio.Task[None] | None = None
 
     async def read(self, space: Keyspace, row_id: uuid.UUID) -> bytes | None:
@@ -89,42 +105,52 @@ class VersionedCache:
             space.misses.inc()
             return None
         try:
-            body = await self.redis.hget(key, "b")
+            gone, body = await self.redis.hmget(key, [GONE, space.field])
         except (RedisError, OSError) as error:
             self._failed(space.namespace, "read", error)
             space.misses.inc()
             return None
+        if gone is not None:
+            space.hits.inc()
+            return TOMBSTONE
         (space.misses if body is None else space.hits).inc()
         return body.encode() if isinstance(body, str) else body
 
     async def fill(self, space: Keyspace, row_id: uuid.UUID, version: int, body: bytes) -> None:
         """After a read from the database: keep it, unless Redis is known to be down."""
         if self.guard.available:
-            await self._store(space.key(row_id), version, body, space.ttl_seconds)
+            await self._store(space.key(row_id), version, space.field, body, space.ttl_seconds)
 
     async def update(self, space: Keyspace, row_id: uuid.UUID, version: int, body: bytes) -> None:
         """After a committed create or update. Tried even while the guard says Redis is down,
         and retried until it lands: the replaced version must not stay cached."""
-        key = space.key(row_id)
-        if not await self._store(key, version, body, space.ttl_seconds):
-            self._retry_later(key, version, body, space.ttl_seconds)
+        await self._write(space, row_id, version, space.field, body)
 
     async def delete(self, space: Keyspace, row_id: uuid.UUID, deleted_version: int) -> None:
         """After a committed delete: a tombstone, so a racing reader cannot put the row back."""
-        await self.update(space, row_id, deleted_version, TOMBSTONE)
+        await self._write(space, row_id, deleted_version, GONE, b"1")
+
+    async def _write(
+        self, space: Keyspace, row_id: uuid.UUID, version: int, field: str, value: bytes
+    ) -> None:
+        key = space.key(row_id)
+        if not await self._store(key, version, field, value, space.ttl_seconds):
+            self._retry_later(key, (version, field, value, space.ttl_seconds))
 
     async def aclose(self) -> None:
         """Stop retrying (the process is stopping; the entries' TTLs bound what is left)."""
         if self._retrying is not None:
             self._retrying.cancel()
 
-    async def _store(self, key: str, version: int, body: bytes, ttl_seconds: int) -> bool:
+    async def _store(
+        self, key: str, version: int, field: str, value: bytes, ttl_seconds: int
+    ) -> bool:
         """Keep this version unless a newer one is already there. Never fails the request;
         False when Redis could not be asked."""
         if not self.enabled:
             return True
         try:
-            await self._store_if_newer(keys=[key], args=[version, body, ttl_seconds])
+            await self._store_if_newer(keys=[key], args=[version, field, value, ttl_seconds])
         except (RedisError, OSError) as error:
             self._failed(key.partition(":")[0], "write", error)
             return False
@@ -134,10 +160,10 @@ class VersionedCache:
         if not is_pool_exhausted(error):  # a busy pool is not an outage
             self.guard.failed(f"{namespace} cache {operation}", error)
 
-    def _retry_later(self, key: str, version: int, body: bytes, ttl_seconds: int) -> None:
+    def _retry_later(self, key: str, write: tuple[int, str, bytes, int]) -> None:
         waiting = self._pending.get(key)
-        if waiting is None or waiting[0] < version:
-            self._pending[key] = (version, body, ttl_seconds)
+        if waiting is None or waiting[0] < write[0]:
+            self._pending[key] = write
         while len(self._pending) > MAX_PENDING:
             self._pending.pop(next(iter(self._pending)))
         if self._retrying is None or self._retrying.done():

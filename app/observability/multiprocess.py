@@ -10,9 +10,11 @@ is lost, and its replacement writes files of its own pid, so nothing is counted 
 
 import os
 import shutil
+import threading
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
-from prometheus_client import REGISTRY, CollectorRegistry, start_http_server
+from prometheus_client import REGISTRY, CollectorRegistry, MetricsHandler
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 MULTIPROC_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
@@ -42,8 +44,11 @@ def aggregating_registry() -> CollectorRegistry:
 
 
 def serve(port: int, registry: CollectorRegistry) -> None:
-    """/metrics (any path, in fact) on ``port``, from a daemon thread of this process."""
-    start_http_server(port, registry=registry)
+    """/metrics (any path, in fact) on ``port``, from a daemon thread of this process:
+    prometheus-client's handler in the standard library's threading HTTP server."""
+    server = ThreadingHTTPServer(("", port), MetricsHandler.factory(registry))
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
 
 
 def forget_process(pid: int) -> None:

@@ -51,7 +51,7 @@ worker_settings = WorkerSettings.load()
 
 class ReclaimingRedisStreamBroker(RedisStreamBroker):
     """taskiq-redis's stream broker claims a dead consumer's messages only after a read that
-    brought new ones (taskiq-redis 1.2.4, ``listen``): on a quiet queue, a job whose worker died
+    brought new ones (taskiq-redis's ``listen``): on a quiet queue, a job whose worker died
     would wait for the next job to be sent. This one claims them on every turn of the loop
     (each ``xread_block``, 2 s), busy or not."""
 

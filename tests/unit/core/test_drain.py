@@ -79,6 +79,7 @@ async def test_drain_on_sigterm_puts_itself_before_the_servers_handler_and_resto
     then: ServerHandler,
 ) -> None:
     signal.signal(signal.SIGTERM, then)
+    drain.drain_this_process()
 
     restore = drain.drain_on_sigterm(0.2)
     installed = signal.getsignal(signal.SIGTERM)
@@ -104,9 +105,23 @@ async def test_without_a_server_handler_or_a_drain_period_nothing_changes(
     server_handler: signal.Handlers | ServerHandler, seconds: float
 ) -> None:
     signal.signal(signal.SIGTERM, server_handler)
+    drain.drain_this_process()
 
     restore = drain.drain_on_sigterm(seconds)
 
     assert signal.getsignal(signal.SIGTERM) is server_handler
     restore()
     assert signal.getsignal(signal.SIGTERM) is server_handler
+
+
+@pytest.mark.usefixtures("sigterm_handler")
+async def test_a_process_that_does_not_drain_keeps_the_servers_handler(
+    then: ServerHandler,
+) -> None:
+    """A reloading dev server or a test: no drain_this_process, so SIGTERM stops at once."""
+    signal.signal(signal.SIGTERM, then)
+
+    restore = drain.drain_on_sigterm(5.0)
+
+    assert signal.getsignal(signal.SIGTERM) is then
+    restore()

@@ -2,9 +2,8 @@ import os
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
 
-from app.core.config import Settings, load_settings
+from app.core.config import InvalidSettings, Settings, load_settings
 from app.server import ServerProcess, available_cpus, process_count
 
 AFFINITY = len(os.sched_getaffinity(0))
@@ -71,7 +70,7 @@ def test_web_concurrency_overrides_the_default(tmp_path: Path) -> None:
 def test_a_bad_web_concurrency_is_refused(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WEB_CONCURRENCY", value)
 
-    with pytest.raises(ValidationError, match="web_concurrency"):
+    with pytest.raises(InvalidSettings, match="WEB_CONCURRENCY"):
         load_settings(Path("/nonexistent"))
 
 

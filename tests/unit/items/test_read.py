@@ -133,16 +133,16 @@ async def test_an_entry_cached_under_an_older_schema_is_never_served(
     redis = cache_client(settings)
     cache = VersionedCache(redis, RedisGuard(1), enabled=True)
     try:
-        # A newer version than the row's, so only the key can keep it from being served.
-        await cache.update(before, item_id, 99, stale)
+        # At the row's own version, so only the revision can keep it from being served.
+        await cache.update(before, item_id, 1, stale)
 
         response = await client.get(f"{ITEMS}/{item['id']}")
 
-        assert ITEMS_CACHE.prefix == f"items:{schema_revision(ItemOut)}:"
-        assert before.prefix != ITEMS_CACHE.prefix
+        assert ITEMS_CACHE.field == f"b:{schema_revision(ItemOut)}"
+        assert before.field != ITEMS_CACHE.field
         assert response.json() == item
         assert await cache.read(ITEMS_CACHE, item_id) == response.content  # refilled
-        assert await cache.read(before, item_id) == stale  # left to its TTL
+        assert await cache.read(before, item_id) == stale  # the other revision's, untouched
     finally:
         await cache.aclose()
         await redis.aclose()

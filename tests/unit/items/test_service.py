@@ -213,7 +213,7 @@ async def test_a_write_redis_missed_is_retried_and_meanwhile_read_from_the_datab
     updated = await items.update(created.id, name="b")
 
     # Redis still holds the replaced version; the read comes from Postgres meanwhile.
-    stale = await items.cache.redis.hget(ITEMS_CACHE.key(created.id), "b")
+    stale = await items.cache.redis.hget(ITEMS_CACHE.key(created.id), ITEMS_CACHE.field)
     assert stale == serialized(created)
     assert await items.read(created.id) == serialized(updated)
     redis_back.set()

@@ -161,7 +161,7 @@ async def test_while_redis_is_known_down_reads_miss_and_fills_wait(
     await cache.update(WIDGETS, row_id, 2, body(row_id, "new"))
 
     assert await resources.redis.exists(WIDGETS.key(other)) == 0
-    assert await resources.redis.hget(WIDGETS.key(row_id), "b") == body(row_id, "new")
+    assert await resources.redis.hget(WIDGETS.key(row_id), WIDGETS.field) == body(row_id, "new")
 
 
 async def test_a_write_redis_missed_is_retried_and_meanwhile_not_served(
@@ -193,7 +193,7 @@ async def test_a_write_redis_missed_is_retried_and_meanwhile_not_served(
 
     # The old version is still in Redis, but this process does not serve it (the caller reads
     # the database) until the new one has landed.
-    assert await cache.redis.hget(WIDGETS.key(row_id), "b") == body(row_id, "a")
+    assert await cache.redis.hget(WIDGETS.key(row_id), WIDGETS.field) == body(row_id, "a")
     assert await cache.read(WIDGETS, row_id) is None
     redis_back.set()
     for _ in range(200):
@@ -201,20 +201,43 @@ async def test_a_write_redis_missed_is_retried_and_meanwhile_not_served(
             break
         await asyncio.sleep(0.01)
     assert await cache.read(WIDGETS, row_id) == body(row_id, "b")  # the retry landed
-    assert await cache.redis.hget(WIDGETS.key(row_id), "b") == body(row_id, "b")
+    assert await cache.redis.hget(WIDGETS.key(row_id), WIDGETS.field) == body(row_id, "b")
 
 
-def test_a_key_is_the_namespace_the_schema_revision_and_the_id() -> None:
+def test_an_entry_is_the_namespace_and_the_id_its_body_the_schema_revisions_field() -> None:
     row_id = uuid.uuid4()
 
-    assert WIDGETS.key(row_id) == f"{NAMESPACE}:{schema_revision(Widget)}:{row_id.hex}"
-    assert Keyspace(NAMESPACE, Widget, 5).key(row_id) == WIDGETS.key(row_id)  # stable
+    assert WIDGETS.key(row_id) == f"{NAMESPACE}:{row_id.hex}"
+    assert WIDGETS.field == f"b:{schema_revision(Widget)}"
+    assert Keyspace(NAMESPACE, Widget, 5).field == WIDGETS.field  # stable
 
 
 @pytest.mark.parametrize("changed", [WidgetWithColour, WidgetWithNumericLabel])
-def test_a_changed_schema_gives_another_prefix(changed: type[BaseModel]) -> None:
+def test_a_changed_schema_gives_another_revision(changed: type[BaseModel]) -> None:
     assert schema_revision(changed) != schema_revision(Widget)
-    assert Keyspace(NAMESPACE, changed, 60).prefix != WIDGETS.prefix
+    assert Keyspace(NAMESPACE, changed, 60).field != WIDGETS.field
+
+
+async def test_a_write_through_either_revision_replaces_the_others_body(
+    cache: VersionedCache,
+) -> None:
+    """A rolling deploy: old and new replicas share the entry's version, so a write by one
+    side is never answered by the other side's older body."""
+    row_id = uuid.uuid4()
+    old = Keyspace("x", Widget, 60)
+    new = Keyspace("x", WidgetWithColour, 60)
+    await cache.fill(old, row_id, 1, body(row_id, "v1 old shape"))
+    fresh = WidgetWithColour(id=row_id, label="v1", colour="red").model_dump_json().encode()
+    await cache.fill(new, row_id, 1, fresh)
+    assert await cache.read(old, row_id) == body(row_id, "v1 old shape")
+
+    changed = WidgetWithColour(id=row_id, label="v2", colour="blue").model_dump_json().encode()
+    await cache.update(new, row_id, 2, changed)
+
+    assert await cache.read(old, row_id) is None  # the old side reads the database
+    assert await cache.read(new, row_id) == changed
+    await cache.delete(old, row_id, 3)
+    assert await cache.read(new, row_id) == TOMBSTONE
 
 
 async def test_an_entry_of_an_old_schema_is_not_served_after_a_schema_change(
