@@ -1,7 +1,7 @@
 """Database failures become 4xx (the client's fault) or 503 (a passing outage), never 500."""
 
 import pytest
-from httpx import AsyncClient
+from httpx import AsyncClient, Response
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
@@ -47,18 +47,23 @@ async def test_a_programming_error_stays_a_bug(settings: Settings) -> None:
     assert as_problem(error) is None
 
 
-async def test_postgres_unreachable_is_a_503_problem_for_reads_and_writes(
-    settings: Settings, unreachable_port: int
-) -> None:
-    down = changed(settings, postgres_host="127.0.0.1", postgres_port=unreachable_port)
-    async with serve(create_app_with_probes(down)) as http:
+async def read_and_write_through(settings: Settings) -> list[Response]:
+    """A read and a write of the database probes, on an app with these settings."""
+    async with serve(create_app_with_probes(settings)) as http:
         read = await http.get(f"{PROBES}/db")
         written = await http.post(f"{PROBES}/db", headers=WRITE_HEADERS)
-
     for response in (read, written):
         assert response.status_code == 503
         assert response.headers["content-type"] == "application/problem+json"
         assert response.headers["retry-after"] == "2"
+    return [read, written]
+
+
+async def test_postgres_unreachable_is_a_503_problem_for_reads_and_writes(
+    settings: Settings, unreachable_port: int
+) -> None:
+    down = changed(settings, postgres_host="127.0.0.1", postgres_port=unreachable_port)
+    await read_and_write_through(down)
 
 
 async def test_a_refused_password_is_a_503_problem_not_a_500(settings: Settings) -> None:
@@ -74,14 +79,7 @@ async def test_a_refused_password_is_a_503_problem_not_a_500(settings: Settings)
     assert sqlstate(raised.value) == "28P01"
     assert isinstance(as_problem(raised.value), DependencyUnavailable)
 
-    async with serve(create_app_with_probes(wrong)) as http:
-        read = await http.get(f"{PROBES}/db")
-        written = await http.post(f"{PROBES}/db", headers=WRITE_HEADERS)
-
-    for response in (read, written):
-        assert response.status_code == 503
-        assert response.headers["content-type"] == "application/problem+json"
-        assert response.headers["retry-after"] == "2"
+    for response in await read_and_write_through(wrong):
         assert "not-the-password" not in response.text
         assert "Traceback" not in response.text
 
