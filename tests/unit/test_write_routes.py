@@ -19,7 +19,7 @@ async def test_every_write_declares_the_key_and_refuses_a_keyless_body_with_401(
         for method, operation in item.items()
         if method in WRITES
     ]
-    assert len(operations) >= 4  # the items' writes and the export, at least
+    assert len(operations) >= 3  # the test probes' writes at least (a resource adds its own)
 
     for path, method, operation in operations:
         assert operation.get("security") == [{"APIKeyHeader": []}], f"{method} {path}"
