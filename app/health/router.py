@@ -2,7 +2,7 @@
 
 import functools
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -29,9 +29,12 @@ def health_json(body: BaseModel, status_code: int = 200) -> HealthResponse:
     response_class=HealthResponse,
     response_model=Liveness,
 )
-async def live(settings: SettingsDep) -> Response:
-    """Touches no dependency, so an outage of Postgres or Redis never restarts the app."""
-    return Response(liveness_body(settings.app_version), media_type=HEALTH_JSON)
+async def live(request: Request) -> Response:
+    """Touches no dependency, so an outage of Postgres or Redis never restarts the app. Probed
+    constantly: it reads the version from the request's state itself, since a dependency here
+    costs about a quarter of its throughput (docs/decisions, 0004)."""
+    version: str = request.state.resources.settings.app_version
+    return Response(liveness_body(version), media_type=HEALTH_JSON)
 
 
 @functools.cache

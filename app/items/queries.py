@@ -1,13 +1,16 @@
 """The statements the items service runs, built once. Reads select the table's columns (Core
 rows, which read like the objects): a row that is only serialized needs no ORM instance."""
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, insert, select
 
 from app.items.models import Item
 
 COLUMNS = select(Item.__table__)
 
 BY_ID = COLUMNS.where(Item.id == bindparam("item_id"))
+
+# A new row, answered as stored.
+INSERT = insert(Item).returning(*Item.__table__.columns)
 
 # The row a write changes, locked: concurrent writers of one item queue up, never overwrite.
 FOR_UPDATE = select(Item).where(Item.id == bindparam("item_id")).with_for_update()

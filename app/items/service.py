@@ -3,10 +3,13 @@ session, committed once by the method that writes). Reads are served from the ca
 holds the item; every write updates it after the commit."""
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends
+from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 
 from app.core.outages import constraint_name
@@ -28,6 +31,17 @@ ITEMS_CACHE = Keyspace("items", ItemOut, ItemSettings.load().item_cache_ttl_seco
 def serialized(item: ItemOut) -> bytes:
     """The bytes FastAPI sends for this item, which the ETag and the cache hold."""
     return item.model_dump_json().encode()
+
+
+@contextmanager
+def name_taken_as_conflict(name: str | None) -> Iterator[None]:
+    """A clash on the unique name index is the client's conflict (409), not a bug."""
+    try:
+        yield
+    except IntegrityError as error:
+        if constraint_name(error) == NAME_INDEX:
+            raise ItemNameTaken(name) from error
+        raise
 
 
 class ItemService:
@@ -59,11 +73,15 @@ class ItemService:
         )
 
     async def create(self, data: ItemCreate) -> ItemOut:
+        # One INSERT is atomic on its own: sent in autocommit, it is one round trip, with no
+        # BEGIN and COMMIT around it (docs/decisions, 0005).
+        autocommit = {"isolation_level": "AUTOCOMMIT"}
+        connection = await self.session.connection(execution_options=autocommit)
         now = datetime.now(UTC)
-        item = Item(**data.model_dump(), created_at=now, updated_at=now)
-        self.session.add(item)
-        await self._commit(data.name)
-        return await self._cached(item)
+        values = {"id": uuid.uuid4(), "version": 1, "created_at": now, "updated_at": now}
+        with name_taken_as_conflict(data.name):
+            row = (await connection.execute(queries.INSERT, data.model_dump() | values)).one()
+        return await self._cached(row)
 
     async def update(
         self, item_id: uuid.UUID, changes: ItemUpdate, if_match: str | None
@@ -73,7 +91,8 @@ class ItemService:
             setattr(item, field, value)
         item.version += 1
         item.updated_at = datetime.now(UTC)
-        await self._commit(changes.name)
+        with name_taken_as_conflict(changes.name):
+            await self.session.commit()
         return await self._cached(item)
 
     async def delete(self, item_id: uuid.UUID, if_match: str | None) -> None:
@@ -90,15 +109,7 @@ class ItemService:
         require_match(if_match, etag(serialized(ItemOut.model_validate(item))))
         return item
 
-    async def _commit(self, name: str | None) -> None:
-        try:
-            await self.session.commit()
-        except IntegrityError as error:
-            if constraint_name(error) == NAME_INDEX:
-                raise ItemNameTaken(name) from error
-            raise
-
-    async def _cached(self, item: Item) -> ItemOut:
+    async def _cached(self, item: Item | Row[Any]) -> ItemOut:
         """The committed item, as answered and as the cache now holds it."""
         answer = ItemOut.model_validate(item)
         await self.cache.update(ITEMS_CACHE, item.id, item.version, serialized(answer))
