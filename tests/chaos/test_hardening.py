@@ -144,7 +144,10 @@ class SlowClients(unittest.TestCase):
     def test_idle_and_byte_at_a_time_sockets_are_dropped_and_never_block_a_probe(self) -> None:
         edge_before = memory_mib("edge")
         opening = time.monotonic()
-        idle = [socket.create_connection((HOST, EDGE_PORT), timeout=10) for _ in range(1500)]
+        # Fewer than one nginx process's worker_connections (the image's 1,024) in all: the
+        # kernel may hand every socket to the same process, which closes the ones past its
+        # limit at once, and this test is about the header timeout, not that limit.
+        idle = [socket.create_connection((HOST, EDGE_PORT), timeout=10) for _ in range(900)]
         trickling = [socket.create_connection((HOST, EDGE_PORT), timeout=10) for _ in range(50)]
         opened = time.monotonic()
         try:
