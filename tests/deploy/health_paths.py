@@ -64,7 +64,8 @@ def ecs() -> list[dict[str, Any]]:
             container = properties["ContainerDefinitions"][0]
             if container["Name"] == "app":
                 path = url_path(container["HealthCheck"]["Command"])
-                found.append({"check": "ecs: container health check", "path": path, "replaces": True})
+                check = "ecs: container health check"
+                found.append({"check": check, "path": path, "replaces": True})
     return found
 
 

@@ -189,7 +189,8 @@ def aws_findings(template: Doc) -> list[str]:
                 "condition on ServicesEnabled"
             )
     for name, balancer in resources(template, "AWS::ElasticLoadBalancingV2::LoadBalancer").items():
-        attributes = {a["Key"]: a["Value"] for a in balancer["Properties"].get("LoadBalancerAttributes", [])}
+        listed = balancer["Properties"].get("LoadBalancerAttributes", [])
+        attributes = {a["Key"]: a["Value"] for a in listed}
         protection = attributes.get("deletion_protection.enabled", "false")
         if str(protection).lower() == "true":
             findings.append(

@@ -270,7 +270,8 @@ def check_migrating(name: str, job: Job) -> list[str]:
     migration = migrations[0]
     step = found[migration]
     settings = step.get("with") if isinstance(step.get("with"), Mapping) else {}
-    if action(step) in DEPLOY_ACTIONS and settings.get("wait-for-task-stopped") not in (True, "true"):
+    waited = settings.get("wait-for-task-stopped") in (True, "true")
+    if action(step) in DEPLOY_ACTIONS and not waited:
         findings.append(
             f"{label(name, migration, step)}: the migration is not waited for "
             "(`wait-for-task-stopped: true`): the services would roll out before it ends, and "
