@@ -131,9 +131,10 @@ def gated(value: object, conditions: set[str], off: object) -> bool:
 
 def statements(role: Doc) -> Iterable[Doc]:
     for policy in role["Properties"].get("Policies", []):
-        for statement in policy["PolicyDocument"]["Statement"]:
-            if isinstance(statement, dict) and "Fn::If" in statement:
-                statement = statement["Fn::If"][1]
+        for listed in policy["PolicyDocument"]["Statement"]:
+            # A conditional statement (!If [condition, statement, AWS::NoValue]): its statement.
+            conditional = isinstance(listed, dict) and "Fn::If" in listed
+            statement = listed["Fn::If"][1] if conditional else listed
             if isinstance(statement, dict):
                 yield statement
 
@@ -158,6 +159,11 @@ def serving_conditions(template: Doc) -> set[str]:
 
 
 def aws_findings(template: Doc) -> list[str]:
+    return aws_health_findings(template) + first_deploy_findings(template) + role_findings(template)
+
+
+def aws_health_findings(template: Doc) -> list[str]:
+    """What the load balancer checks, and whether the app drains behind it."""
     findings = []
     for name, group in resources(template, "AWS::ElasticLoadBalancingV2::TargetGroup").items():
         path = group["Properties"].get("HealthCheckPath", "/")
@@ -166,6 +172,20 @@ def aws_findings(template: Doc) -> list[str]:
                 f"{name} checks {path}: ECS replaces the tasks its target group finds unhealthy, "
                 f"so it must check liveness ({LIVENESS}), never what fails with Postgres or Redis"
             )
+    for task in resources(template, "AWS::ECS::TaskDefinition").values():
+        container = task["Properties"]["ContainerDefinitions"][0]
+        env = {e["Name"]: e.get("Value") for e in container.get("Environment", [])}
+        if container.get("Name") == "app" and env.get("DRAIN_SECONDS") != "0":
+            findings.append(
+                "app: DRAIN_SECONDS is not 0: the target group deregisters a task before its "
+                "SIGTERM, so the drain only delays the stop"
+            )
+    return findings
+
+
+def first_deploy_findings(template: Doc) -> list[str]:
+    """Nothing serves, and nothing points at it, before the first migration."""
+    findings = []
     parameter = template.get("Parameters", {}).get("ServicesEnabled", {})
     serving = serving_conditions(template)
     if parameter.get("Default") != "false" or not serving:
@@ -197,29 +217,23 @@ def aws_findings(template: Doc) -> list[str]:
                 f"{name}: deletion protection is on from the first create, so a failed create "
                 "cannot delete it and stays in ROLLBACK_FAILED; turn it on with ServicesEnabled"
             )
-    roles = resources(template, "AWS::IAM::Role")
-    for name, role in roles.items():
+    return findings
+
+
+def role_findings(template: Doc) -> list[str]:
+    """What the roles must be allowed for a first deploy to work at all."""
+    findings = []
+    for name, role in resources(template, "AWS::IAM::Role").items():
         granted = {a for s in statements(role) for a in actions(s)}
-        if "secretsmanager:GetValue" in granted or "secretsmanager:GetSecretValue" in granted:
-            if "kms:Decrypt" not in granted:
-                findings.append(
-                    f"{name} reads secrets but cannot kms:Decrypt: a secret under a "
-                    "customer-managed key would not reach the task"
-                )
+        if "secretsmanager:GetSecretValue" in granted and "kms:Decrypt" not in granted:
+            findings.append(
+                f"{name} reads secrets but cannot kms:Decrypt: a secret under a "
+                "customer-managed key would not reach the task"
+            )
         if "ecs:RegisterTaskDefinition" in granted and "ecs:TagResource" not in granted:
             findings.append(
                 f"{name} registers task definitions without ecs:TagResource: a task definition "
                 "with tags fails to register"
-            )
-    for task in resources(template, "AWS::ECS::TaskDefinition").values():
-        container = task["Properties"]["ContainerDefinitions"][0]
-        if container.get("Name") != "app":
-            continue
-        env = {e["Name"]: e.get("Value") for e in container.get("Environment", [])}
-        if env.get("DRAIN_SECONDS") != "0":
-            findings.append(
-                "app: DRAIN_SECONDS is not 0: the target group deregisters a task before its "
-                "SIGTERM, so the drain only delays the stop"
             )
     return findings
 
