@@ -7,7 +7,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 HEALTH_JSON = "application/health+json"
 
-Status = Literal["pass", "fail"]
+# "warn": the check failed, but the process still serves (the cache: reads fall back to Postgres,
+# the rate limiter fails open), so readiness stays 200 and says so (draft-inadarei: 2xx, "warn").
+Status = Literal["pass", "warn", "fail"]
 
 
 class CheckResult(BaseModel):

@@ -12,15 +12,18 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.health.schemas import CheckResult
+from app.health.schemas import CheckResult, Status
 
 logger = logging.getLogger(__name__)
 
 Probe = Callable[[], Awaitable[object]]
 
 
-async def run_check(name: str, probe: Probe, deadline_seconds: float) -> CheckResult:
-    """Run one probe; a failure or a timeout becomes a 'fail' result, never an exception."""
+async def run_check(
+    name: str, probe: Probe, deadline_seconds: float, *, critical: bool = True
+) -> CheckResult:
+    """Run one probe; a failure or a timeout becomes a 'fail' result (a 'warn' one for a
+    dependency the process serves without: not ``critical``), never an exception."""
     checked_at = datetime.now(UTC)
     started = time.perf_counter()
     output = None
@@ -34,8 +37,9 @@ async def run_check(name: str, probe: Probe, deadline_seconds: float) -> CheckRe
     latency_ms = round((time.perf_counter() - started) * 1000, 2)
     if output is not None:
         logger.warning("health check failed", extra={"check": name, "reason": output})
+    failed: Status = "fail" if critical else "warn"
     return CheckResult(
-        status="fail" if output else "pass",
+        status=failed if output else "pass",
         observed_value=latency_ms,
         time=checked_at,
         output=output,
@@ -60,9 +64,12 @@ def redis_probe(redis: Redis) -> Probe:
 async def check_dependencies(
     engine: AsyncEngine, redis: Redis, deadline_seconds: float
 ) -> dict[str, list[CheckResult]]:
+    # Only Postgres decides readiness. Without the cache Redis the app serves on (reads from
+    # Postgres, the limiter fails open): its outage is reported, as "warn", and never empties a
+    # Service or a target group of every replica at once.
     postgres, cache = await asyncio.gather(
         run_check("postgres", postgres_probe(engine), deadline_seconds),
-        run_check("redis", redis_probe(redis), deadline_seconds),
+        run_check("redis", redis_probe(redis), deadline_seconds, critical=False),
     )
     return {"postgres:connection": [postgres], "redis:connection": [cache]}
 

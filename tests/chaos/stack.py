@@ -113,6 +113,30 @@ def ready_checks() -> tuple[int, dict[str, str]]:
     }
 
 
+@functools.cache
+def health_paths() -> list[dict[str, Any]]:
+    """Each platform's health checks of the app, read from deploy/ and compose.yml in the dev
+    image (tests/deploy/health_paths.py renders the Kubernetes overlays with its kubectl)."""
+    run = docker(
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--volume",
+        f"{PROJECT_ROOT}:/src:ro",
+        "--workdir",
+        "/src",
+        "--env",
+        "HOME=/tmp",
+        os.environ.get("DEV_IMAGE", "fastapi-starter:dev"),
+        "python",
+        "tests/deploy/health_paths.py",
+    )
+    found: list[dict[str, Any]] = json.loads(run.stdout)
+    assert found, "no health check found in deploy/"
+    return found
+
+
 def wait_ready(timeout: float = 30) -> float:
     return wait_for(lambda: ready_checks()[0] == 200, timeout, "ready to pass")
 

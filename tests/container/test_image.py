@@ -238,7 +238,8 @@ class ReadOnlyRunAndGracefulStop(unittest.TestCase):
         report(f"docker stop with a request in flight: {stop_seconds:.2f} s")
         self.assertEqual(len(replies), 1, "the in-flight request got no response")
         self.assertEqual(replies[0].status, 503)
-        self.assertEqual(replies[0].json()["checks"]["redis:connection"][0]["status"], "fail")
+        # No Postgres here: 503 for it; the hung Redis is only a warning, cut at its deadline.
+        self.assertEqual(replies[0].json()["checks"]["redis:connection"][0]["status"], "warn")
         self.assertEqual(inspect("container", self.app)["State"]["ExitCode"], 0)
         # The drain first (DRAIN_SECONDS, 5 s: readiness 503, still serving), then the stop.
         self.assertLess(stop_seconds, 5 + 5)

@@ -123,7 +123,9 @@ class ComposeStack(unittest.TestCase):
                 bindings = inspect("container", container_of(service))["HostConfig"]
                 self.assertNotIn("9464/tcp", bindings["PortBindings"] or {})
 
-    def test_readiness_follows_redis_down_and_back_without_an_app_restart(self) -> None:
+    def test_readiness_reports_redis_down_and_back_but_stays_200(self) -> None:
+        # The cache is not a reason to be unready: the app serves without it (reads from
+        # Postgres, the limiter fails open). Readiness says so, as "warn", and stays 200.
         app_started = inspect("container", self.app)["State"]["StartedAt"]
         compose("stop", "redis")
         try:
@@ -133,18 +135,20 @@ class ComposeStack(unittest.TestCase):
 
             def reports_the_outage() -> bool:
                 answers.append(ready_checks())
-                return answers[-1][0] == 503
+                return answers[-1][1]["redis:connection"] != "pass"
 
-            wait_for(reports_the_outage, 10, "ready to report 503")
+            wait_for(reports_the_outage, 10, "ready to report the outage")
             status, checks = answers[-1]
-            self.assertEqual(status, 503)
-            self.assertEqual(checks["redis:connection"], "fail")
+            self.assertEqual(status, 200)
+            self.assertEqual(checks["redis:connection"], "warn")
             self.assertEqual(checks["postgres:connection"], "pass")
             self.assertEqual(http_get(f"{URL}/health/live").status, 200)
         finally:
             compose("start", "redis")
-        back = wait_for(lambda: ready_checks()[0] == 200, 30, "ready to pass again")
-        report(f"ready back to 200 {back:.1f} s after redis restarted")
+        back = wait_for(
+            lambda: ready_checks()[1]["redis:connection"] == "pass", 30, "redis to pass again"
+        )
+        report(f"ready reports redis passing {back:.1f} s after it restarted")
         state = inspect("container", self.app)
         self.assertEqual(state["State"]["StartedAt"], app_started, "the app was not restarted")
         self.assertEqual(state["RestartCount"], 0)

@@ -8,7 +8,10 @@
   checks the result against the API's schemas of each version in K8S_VERSIONS (an unknown field
   is an error), then checkov (Kubernetes policies, and the project's: secrets at /run/secrets);
 - deploy/cloudrun: check-jsonschema with deploy/cloudrun/schema/cloudrun.schema.yaml (Cloud
-  Run's API schema, from Google's discovery document, and the project's rules on top).
+  Run's API schema, from Google's discovery document, and the project's rules on top);
+- the CloudFormation template and each rendered overlay: tests/deploy/rules.py, the first-deploy
+  rules no validator knows (health checks that never replace a task over a shared dependency,
+  services held at 0 until the first migration, HPA without replicas, Argo CD hook order...).
 
     python tests/deploy/check_deploy.py            # the real definitions: no finding allowed
     python tests/deploy/check_deploy.py --planted  # every fixture refused, for its defect
@@ -34,6 +37,7 @@ DEPLOY = ROOT / "deploy"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 CHECKOV_POLICIES = DEPLOY / "checkov"
 CLOUDRUN_SCHEMA = DEPLOY / "cloudrun" / "schema" / "cloudrun.schema.yaml"
+RULES = Path(__file__).resolve().parent / "rules.py"
 K8S_OVERLAYS = ("dev", "prod")
 # The oldest minor the manifests promise to work on, and the newest the validator knows.
 K8S_VERSIONS = ("1.33.0", "1.37.0")
@@ -75,6 +79,10 @@ def check_jsonschema(paths: Sequence[Path]) -> list[str]:
     return ["check-jsonschema", "--schemafile", str(CLOUDRUN_SCHEMA), *map(str, paths)]
 
 
+def rules(paths: Sequence[Path]) -> list[str]:
+    return [sys.executable, str(RULES), *map(str, paths)]
+
+
 def shown(argv: Sequence[str]) -> str:
     return " ".join(str(Path(a).relative_to(ROOT)) if a.startswith(str(ROOT)) else a for a in argv)
 
@@ -92,6 +100,7 @@ def check_real(workdir: Path) -> int:
         *(kubernetes_validate(rendered, version) for version in K8S_VERSIONS),
         checkov(rendered, "kubernetes"),
         check_jsonschema(sorted((DEPLOY / "cloudrun").glob("*.yaml"))),
+        rules([*templates, *rendered]),
     ]
     failures = 0
     for argv in commands:
@@ -118,6 +127,8 @@ def planted_command(fixture: Path, tool: str, workdir: Path) -> list[str]:
         return kubernetes_validate([target], K8S_VERSIONS[0])
     if tool == "check-jsonschema":
         return check_jsonschema([target])
+    if tool == "rules":
+        return rules([target])
     raise ValueError(f"{fixture.name}: unknown tool {tool!r}")
 
 

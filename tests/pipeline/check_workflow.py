@@ -12,6 +12,13 @@ this project's pipeline that they cannot know:
   `attestations: write`; only push events or a manual dispatch reach it, it `needs:` the
   publishing job (it ships only a pushed, scanned, signed digest), and it runs in an
   `environment:` (where reviewers can be required);
+- a deploying job that migrates (a one-off task, a Job) ships a signed image only: a `cosign
+  verify` with the exact `--certificate-identity` of this repository's workflow and GitHub's
+  OIDC issuer runs before it deploys anything; it waits for the migration and fails as soon as it
+  fails (`wait-for-task-stopped`, never `kubectl wait --for=condition=complete` alone, which sits
+  out its timeout on a failed Job); the step right after the migration records the digest
+  (`ssm put-parameter`), before any service moves; and it can deploy through CloudFormation
+  (`aws cloudformation deploy`), so a release that changes the task definitions' shape ships it;
 - `cancel-in-progress` is never a literal true: a run on main or a tag is not cancelled between
   its push and its signature;
 - every `pip install` in the Dockerfile checks hashes (`--require-hashes`).
@@ -45,7 +52,6 @@ SCAN_ACTION = "aquasecurity/trivy-action"
 # Steps that only a publishing job has a reason to run.
 PUBLISH_ACTIONS = (
     "docker/login-action",
-    "sigstore/cosign-installer",
     "actions/attest",
     "aws-actions/amazon-ecr-login",
 )
@@ -63,6 +69,16 @@ DEPLOY_ACTIONS = ("aws-actions/amazon-ecs-deploy-task-definition",)
 DEPLOY_COMMAND = re.compile(
     r"\b(aws\s+ecs\s+(update-service|run-task)|kubectl\s+apply|gcloud\s+run\s+\S+)\b"
 )
+# A migration run by a deploy, and how its result is waited for.
+MIGRATION_COMMAND = re.compile(
+    r"\b(aws\s+ecs\s+run-task|gcloud\s+run\s+jobs\s+execute|kubectl\s+.*\bjob/)"
+)
+WAIT_COMPLETE_ONLY = re.compile(r"kubectl\s+(-n\s+\S+\s+)?wait\b[^\n]*--for[= ]condition=complete")
+VERIFY_COMMAND = re.compile(r"\bcosign\s+verify\b")
+VERIFY_IDENTITY = re.compile(r"--certificate-identity[= ]")
+GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
+RECORD_COMMAND = re.compile(r"\bssm\s+put-parameter\b")
+STACK_COMMAND = re.compile(r"\baws\s+cloudformation\s+(deploy|create-change-set)\b")
 # Events only people with write access can cause: a run of theirs may publish and deploy.
 TRUSTED_EVENTS = ("push", "workflow_dispatch")
 TRUSTED_EVENT = re.compile(
@@ -209,6 +225,82 @@ def deploys(step: Job) -> bool:
     return isinstance(run, str) and bool(DEPLOY_COMMAND.search(run))
 
 
+def runs(step: Job) -> str:
+    run = step.get("run")
+    return run if isinstance(run, str) else ""
+
+
+def migrates(step: Job) -> bool:
+    settings = step.get("with")
+    by_action = (
+        action(step) in DEPLOY_ACTIONS
+        and isinstance(settings, Mapping)
+        and settings.get("run-task") in (True, "true")
+    )
+    return by_action or bool(MIGRATION_COMMAND.search(runs(step)))
+
+
+def verifies(step: Job) -> bool:
+    """A `cosign verify` pinned to one identity of a GitHub workflow, from GitHub's issuer."""
+    run = runs(step)
+    return (
+        bool(VERIFY_COMMAND.search(run))
+        and bool(VERIFY_IDENTITY.search(run))
+        and "--certificate-identity-regexp" not in run
+        and GITHUB_ISSUER in run
+        and "/.github/workflows/" in str(step.get("env", {})) + run
+    )
+
+
+def check_migrating(name: str, job: Job) -> list[str]:
+    """The order of a deploy that migrates: verify, migrate (failing fast), record, roll out."""
+    found = steps(job)
+    migrations = [i for i, step in enumerate(found) if migrates(step)]
+    if not migrations:
+        return []
+    findings = []
+    first_deploy = min(i for i, step in enumerate(found) if deploys(step) or migrates(step))
+    verified = [i for i, step in enumerate(found) if verifies(step)]
+    if not verified or verified[0] > first_deploy:
+        findings.append(
+            f"deploying job `{name}` ships an image without first verifying its signature "
+            "(`cosign verify` with the exact `--certificate-identity` of this repository's "
+            f"workflow and `--certificate-oidc-issuer {GITHUB_ISSUER}`)"
+        )
+    migration = migrations[0]
+    step = found[migration]
+    settings = step.get("with") if isinstance(step.get("with"), Mapping) else {}
+    waited = settings.get("wait-for-task-stopped") in (True, "true")
+    if action(step) in DEPLOY_ACTIONS and not waited:
+        findings.append(
+            f"{label(name, migration, step)}: the migration is not waited for "
+            "(`wait-for-task-stopped: true`): the services would roll out before it ends, and "
+            "a failed one would not stop the deploy"
+        )
+    for index, other in enumerate(found):
+        if WAIT_COMPLETE_ONLY.search(runs(other)) and "condition=failed" not in runs(other):
+            findings.append(
+                f"{label(name, index, other)}: waits only for the Job to complete; a failed Job "
+                "never does, so the deploy sits out the whole timeout: stop as soon as it fails"
+            )
+    records = [i for i, other in enumerate(found) if RECORD_COMMAND.search(runs(other))]
+    if records != [migration + 1]:
+        findings.append(
+            f"deploying job `{name}` does not record the digest right after the migration "
+            f"(step {migration + 2}): until it does, a stack update rolls the services back to "
+            "the old image on the migrated schema"
+        )
+    if any(action(s) in DEPLOY_ACTIONS and not migrates(s) for s in found) and not any(
+        STACK_COMMAND.search(runs(s)) for s in found
+    ):
+        findings.append(
+            f"deploying job `{name}` never deploys through CloudFormation: a release that "
+            "changes the task definitions' shape (a new setting or secret) would ship with the "
+            "old one"
+        )
+    return findings
+
+
 def check_permissions(workflow: Job) -> list[str]:
     permissions = workflow.get("permissions")
     if permissions is None:
@@ -347,6 +439,7 @@ def check_deploying(
                 f"deploying job `{name}` has no `environment:`: give it one (production), where "
                 "reviewers can be required and its variables live"
             )
+        findings += check_migrating(name, job)
     return findings
 
 

@@ -14,7 +14,9 @@ import copy
 import json
 import re
 import subprocess
+import time
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -336,8 +338,9 @@ def ecs_app_problems(template: Doc, containers: dict[str, Doc]) -> list[str]:
     if worker_stop <= WORKER_SHUTDOWN + TASKIQ_MARGIN_SECONDS:
         problems.append("worker: StopTimeout not above the worker's shutdown timeout")
     group = ecs_resource(template, "AWS::ElasticLoadBalancingV2::TargetGroup")
-    if (group.get("HealthCheckPath"), group.get("Port")) != ("/health/ready", PORT):
-        problems.append("target group: not the readiness path on the app's port")
+    # ECS replaces a task its target group finds unhealthy: liveness, never readiness.
+    if (group.get("HealthCheckPath"), group.get("Port")) != ("/health/live", PORT):
+        problems.append("target group: not the liveness path on the app's port")
     delay = {a["Key"]: a["Value"] for a in group.get("TargetGroupAttributes", [])}
     if int(delay.get("deregistration_delay.timeout_seconds", 300)) != GRACEFUL:
         problems.append("target group: deregistration delay is not the app's GRACEFUL_TIMEOUT")
@@ -455,6 +458,8 @@ def test_a_planted_disagreement_is_reported_on_kubernetes() -> None:
 
 def test_a_planted_disagreement_is_reported_on_ecs() -> None:
     template = copy.deepcopy(ecs_template())
+    group = template["Resources"]["AppTargetGroup"]["Properties"]
+    group["HealthCheckPath"] = "/health/ready"  # the old form: ECS replaced every task
     task = template["Resources"]["AppTaskDefinition"]["Properties"]
     container = task["ContainerDefinitions"][0]
     container["User"] = "0"
@@ -464,6 +469,7 @@ def test_a_planted_disagreement_is_reported_on_ecs() -> None:
     problems = " | ".join(ecs_problems(template))
 
     assert "app: ports [8000], expected" in problems
+    assert "target group: not the liveness path" in problems
 
     assert "app: runs as 0" in problems
     assert "StopTimeout not above GRACEFUL_TIMEOUT" in problems
@@ -479,3 +485,84 @@ def test_a_planted_disagreement_is_reported_on_cloud_run() -> None:
 
     assert "GRACEFUL_TIMEOUT not below" in problems
     assert "port" in problems
+
+
+# --- deploy/k8s/release: the migration's failure stops the release at once --------------------
+
+
+FAKE_KUBECTL = """#!/bin/sh
+# Records each call; the migration Job reports the condition in $JOB_STATE.
+echo "$*" >> "$CALLS"
+case "$*" in
+  kustomize*) cat "$RENDERED" ;;
+  *"get job"*) printf '%s ' "$JOB_STATE" ;;
+  *" wait --for"*) sleep 30 ;;
+esac
+"""
+
+
+@pytest.mark.parametrize("state", ["Failed", "FailureTarget Failed"])
+def test_the_release_stops_at_once_when_the_migration_job_fails(
+    tmp_path: Path, state: str
+) -> None:
+    kubectl = tmp_path / "bin" / "kubectl"
+    kubectl.parent.mkdir()
+    kubectl.write_text(FAKE_KUBECTL)
+    kubectl.chmod(0o755)
+    rendered = tmp_path / "release.yaml"
+    rendered.write_text("".join(f"---\n{yaml.safe_dump(doc)}" for doc in rendered("prod")))
+    calls = tmp_path / "calls"
+    env = {
+        "PATH": f"{kubectl.parent}:/usr/bin:/bin",
+        "CALLS": str(calls),
+        "RENDERED": str(rendered),
+        "JOB_STATE": state,
+    }
+    started = time.monotonic()
+    result = subprocess.run(  # noqa: S603 (our script, a fake kubectl)
+        [str(DEPLOY / "k8s" / "release"), "overlay"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=25,
+        check=False,
+    )
+
+    assert result.returncode == 1, result.stderr
+    assert "the migration failed" in result.stderr
+    assert time.monotonic() - started < 10, "stopped at the failure, not at a timeout"
+    made = calls.read_text()
+    assert "wait --for=condition=complete" not in made
+    # The Deployments were never applied: only the selector that leaves them out.
+    applies = [line for line in made.splitlines() if line.startswith("apply")]
+    assert applies == ["apply -f " + applies[0].split(" ", 2)[2]]
+    assert "notin (app,worker,scheduler)" in applies[0]
+
+
+def test_the_release_rolls_out_after_the_migration_completes(tmp_path: Path) -> None:
+    kubectl = tmp_path / "bin" / "kubectl"
+    kubectl.parent.mkdir()
+    kubectl.write_text(FAKE_KUBECTL)
+    kubectl.chmod(0o755)
+    rendered = tmp_path / "release.yaml"
+    rendered.write_text("".join(f"---\n{yaml.safe_dump(doc)}" for doc in rendered("prod")))
+    calls = tmp_path / "calls"
+    env = {
+        "PATH": f"{kubectl.parent}:/usr/bin:/bin",
+        "CALLS": str(calls),
+        "RENDERED": str(rendered),
+        "JOB_STATE": "Complete",
+    }
+    result = subprocess.run(  # noqa: S603 (our script, a fake kubectl)
+        [str(DEPLOY / "k8s" / "release"), "overlay"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=25,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    made = calls.read_text().splitlines()
+    assert made[-2].startswith("apply -f ") and "-l" not in made[-2], made
+    assert made[-1].startswith("-n fastapi-starter rollout status")

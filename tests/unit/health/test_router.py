@@ -39,21 +39,42 @@ async def test_ready_passes_with_both_checks_when_dependencies_answer(client: As
         assert "output" not in check
 
 
-async def test_ready_is_503_naming_redis_when_redis_refuses(
+async def test_ready_stays_200_with_redis_down_and_reports_it_as_a_warning(
     settings: Settings, unreachable_port: int
 ) -> None:
+    # The cache is not a reason to take the app out of a Service or a target group: it serves
+    # without it. The outage is in the body, as "warn".
     down = changed(settings, redis_url=f"redis://127.0.0.1:{unreachable_port}/0")
     async with serve(create_app(down)) as http:
         ready = await http.get("/health/ready")
         live = await http.get("/health/live")
 
-    assert ready.status_code == 503
+    assert ready.status_code == 200
     body = ready.json()
-    assert body["status"] == "fail"
-    assert body["checks"]["redis:connection"][0]["status"] == "fail"
+    assert body["status"] == "warn"
+    assert body["checks"]["redis:connection"][0]["status"] == "warn"
     assert "ConnectionError" in body["checks"]["redis:connection"][0]["output"]
     assert body["checks"]["postgres:connection"][0]["status"] == "pass"
     assert live.status_code == 200
+
+
+async def test_ready_is_503_when_postgres_and_redis_are_both_down(
+    settings: Settings, unreachable_port: int
+) -> None:
+    down = changed(
+        settings,
+        postgres_host="127.0.0.1",
+        postgres_port=unreachable_port,
+        redis_url=f"redis://127.0.0.1:{unreachable_port}/0",
+    )
+    async with serve(create_app(down)) as http:
+        ready = await http.get("/health/ready")
+
+    assert ready.status_code == 503
+    checks = ready.json()["checks"]
+    assert ready.json()["status"] == "fail"
+    assert checks["postgres:connection"][0]["status"] == "fail"
+    assert checks["redis:connection"][0]["status"] == "warn"
 
 
 async def test_ready_is_503_naming_postgres_when_postgres_refuses(
@@ -84,7 +105,8 @@ async def test_ready_gives_up_on_a_hung_dependency_at_its_deadline(
         ready = await http.get("/health/ready")
 
     check = ready.json()["checks"]["redis:connection"][0]
-    assert ready.status_code == 503
+    assert ready.status_code == 200
+    assert check["status"] == "warn"
     assert check["output"] == "no answer within 0.3 s"
     # Stopped at the deadline, not at the 30 s socket timeout.
     assert 300 <= check["observedValue"] < 3000
