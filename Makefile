@@ -31,6 +31,10 @@ endef
 DEV = $(TEST_STACK) run --rm --no-deps --build tests
 # The base image: the Dockerfile's digest pin, unless PYTHON_IMAGE names another (a mirror).
 BUILD_ARGS := $(if $(PYTHON_IMAGE),--build-arg PYTHON_IMAGE=$(PYTHON_IMAGE))
+# Prometheus (the observability profile, promtool in lint-deploy): compose.yml's digest pin,
+# unless PROMETHEUS_IMAGE names another (a mirror), as for the base image.
+PROMETHEUS_IMAGE ?= $(shell sed -n 's/.*$${PROMETHEUS_IMAGE:-\([^}]*\)}.*/\1/p' compose.yml)
+export PROMETHEUS_IMAGE
 
 .PHONY: help
 help: ## List the targets (this text)
@@ -55,10 +59,25 @@ up: config ## Build and start the dev stack (hot reload), wait until healthy, pr
 	 echo "  Health   http://localhost:$$port/health/ready"; \
 	 edge=$$(sed -n 's/^EDGE_PORT=//p' .env); \
 	 echo "  Edge     http://localhost:$${edge:-8080} (nginx in front of the app, as in production)"
+	@$(MAKE) prometheus-address
+
+.PHONY: observe
+observe: config ## Start Prometheus with the alert rules (the observability profile) beside the running stack
+	@scripts/configure --ports
+	$(COMPOSE) --profile observability up --detach --wait prometheus
+	@$(MAKE) prometheus-address
+
+# The address of this checkout's Prometheus, when it runs (make up, make observe).
+.PHONY: prometheus-address
+prometheus-address:
+	@if [ -n "$$($(COMPOSE) --profile observability ps --status running --quiet prometheus 2>/dev/null)" ]; then \
+	 port=$$(sed -n 's/^PROMETHEUS_PORT=//p' .env); \
+	 echo "  Prometheus http://127.0.0.1:$${port:-9090} (HTTP API: /api/v1/alerts, /api/v1/targets)"; \
+	 else echo "  Prometheus not running: make observe starts it"; fi
 
 .PHONY: down
 down: ## Stop and remove the containers (data volumes are kept)
-	$(COMPOSE) --profile test down --remove-orphans
+	$(COMPOSE) --profile test --profile observability down --remove-orphans
 
 .PHONY: logs
 logs: ## Follow the logs (SERVICE=app for one service)
@@ -140,13 +159,17 @@ lint: config ## Check: ruff, ruff format, mypy --strict, the import layers, the 
 	python3 scripts/check_docs.py --self-test
 
 .PHONY: lint-deploy
-lint-deploy: config ## Check deploy/ offline: cfn-lint, checkov, kubectl kustomize + kubernetes-validate, check-jsonschema, alert rules and dashboard; each refuses its planted defects
+lint-deploy: config ## Check deploy/ offline: cfn-lint, checkov, kubectl kustomize + kubernetes-validate, check-jsonschema, promtool check and test rules, dashboard; each refuses its planted defects
 	@# tests/deploy/check_deploy.py: every checker on the real definitions (no finding), then on
 	@# tests/deploy/fixtures/, where each must refuse the defect a fixture plants.
-	@# check_observability.py: the alert rules' PromQL (promql-parser) and the dashboard, naming
-	@# only metrics the app and the worker export; its fixtures plant what it must refuse.
+	@# check_observability.py: the rules and the dashboard name only metrics the app and the
+	@# worker export, every alert has unit tests, the PrometheusRule holds alerts.yml.
 	$(DEV) sh -c 'python tests/deploy/check_deploy.py && python tests/deploy/check_deploy.py --planted \
 	  && python tests/deploy/check_observability.py && python tests/deploy/check_observability.py --planted'
+	@# check_promtool.py, on the host: promtool check rules and test rules (alerts.test.yml) in
+	@# $$PROMETHEUS_IMAGE, and the dashboard's queries; a planted wrong threshold fails the tests.
+	python3 tests/deploy/check_promtool.py
+	python3 tests/deploy/check_promtool.py --planted
 
 .PHONY: lint-ci
 lint-ci: config lint-deploy ## Check the delivery pipeline and deploy/ offline: zizmor, check-jsonschema, hadolint, compose, pins, publishing rules, lint-deploy
@@ -200,6 +223,17 @@ export CHAOS_PROJECT = $(PROJECT)-chaos
 export BENCH_PROJECT = $(PROJECT)-bench
 # The Swarm stack of make swarm-up and make scale (deploy/swarm/stack).
 export SWARM_STACK = $(PROJECT)-swarm
+
+# The alert rules on real faults: the compose.yml stack with its Prometheus (the observability
+# profile), scraping every second, and the rules with every duration divided (tests/alerts).
+export ALERTS_PROJECT = $(PROJECT)-alerts
+ALERTS_STACK = $(COMPOSE) --project-name $(ALERTS_PROJECT) -f compose.yml --profile observability
+
+.PHONY: alerts
+alerts: config build ## The alert rules in a real Prometheus: Postgres stopped, failing jobs, 5xx bursts fire them
+	@# The stack is removed whatever the outcome; the exit status is the tests'.
+	status=0; python3 -m unittest discover --start-directory tests/alerts --top-level-directory . \
+	  --verbose || status=$$?; $(ALERTS_STACK) down --volumes --remove-orphans >/dev/null 2>&1; exit $$status
 
 .PHONY: chaos
 chaos: config build ## Faults, concurrency, fuzzing and hostile input against the compose.yml stack
@@ -257,6 +291,7 @@ clean: config ## Remove containers, volumes, test stacks and caches (keeps .env 
 	$(COMPOSE) --project-name $(SMOKE_PROJECT) -f compose.yml down --volumes --remove-orphans
 	$(COMPOSE) --project-name $(SMOKE_PROJECT)-upgrade -f compose.yml down --volumes --remove-orphans
 	$(CHAOS) down --volumes --remove-orphans
+	$(ALERTS_STACK) down --volumes --remove-orphans
 	$(COMPOSE) --project-name $(BENCH_PROJECT) -f compose.yml -f bench/compose.bench.yml down --volumes --remove-orphans
 	$(COMPOSE) --project-name $(SMOKE_PROJECT)-edge -f compose.yml down --volumes --remove-orphans
 	deploy/swarm/stack down

@@ -7,6 +7,10 @@
 - deploy/k8s (Kustomize): `kubectl kustomize` renders each overlay, kubernetes-validate --strict
   checks the result against the API's schemas of each version in K8S_VERSIONS (an unknown field
   is an error), then checkov (Kubernetes policies, and the project's: secrets at /run/secrets);
+- deploy/k8s/monitoring (the Prometheus Operator's PrometheusRule and ServiceMonitor): rendered
+  alike; its Services go to kubernetes-validate --strict, and each object of the Operator's
+  kinds, which the API's schemas do not know, to check-jsonschema with the schema of its kind in
+  deploy/k8s/monitoring/schema (the rules themselves are promtool's: check_promtool.py);
 - deploy/cloudrun: check-jsonschema with deploy/cloudrun/schema/cloudrun.schema.yaml (Cloud
   Run's API schema, from Google's discovery document, and the project's rules on top);
 - the CloudFormation template and each rendered overlay: tests/deploy/rules.py, the first-deploy
@@ -39,6 +43,12 @@ CHECKOV_POLICIES = DEPLOY / "checkov"
 CLOUDRUN_SCHEMA = DEPLOY / "cloudrun" / "schema" / "cloudrun.schema.yaml"
 RULES = Path(__file__).resolve().parent / "rules.py"
 K8S_OVERLAYS = ("dev", "prod")
+K8S_MONITORING = DEPLOY / "k8s" / "monitoring"
+# The Prometheus Operator's kinds, each checked against the schema of its own.
+CRD_SCHEMAS = {
+    "PrometheusRule": K8S_MONITORING / "schema" / "prometheusrule.schema.yaml",
+    "ServiceMonitor": K8S_MONITORING / "schema" / "servicemonitor.schema.yaml",
+}
 # The oldest minor the manifests promise to work on, and the newest the validator knows.
 K8S_VERSIONS = ("1.33.0", "1.37.0")
 
@@ -83,6 +93,27 @@ def rules(paths: Sequence[Path]) -> list[str]:
     return [sys.executable, str(RULES), *map(str, paths)]
 
 
+def crd_schema(rendered: Path) -> list[list[str]]:
+    """Splits a render: its objects of the Operator's kinds each into a file of their own, one
+    check-jsonschema run per kind; the rest stays in `rendered` for kubernetes-validate."""
+    import yaml  # type: ignore[import-untyped]  # noqa: PLC0415 - no stubs in the lock
+
+    plain: list[object] = []
+    by_kind: dict[str, list[str]] = {}
+    for n, document in enumerate(yaml.safe_load_all(rendered.read_text(encoding="utf-8"))):
+        if document and document.get("kind") in CRD_SCHEMAS:
+            path = rendered.with_name(f"{rendered.stem}-{n}-{document['kind'].lower()}.yaml")
+            path.write_text(yaml.safe_dump(document), encoding="utf-8")
+            by_kind.setdefault(document["kind"], []).append(str(path))
+        elif document:
+            plain.append(document)
+    rendered.write_text(yaml.safe_dump_all(plain), encoding="utf-8")
+    return [
+        ["check-jsonschema", "--schemafile", str(CRD_SCHEMAS[kind]), *paths]
+        for kind, paths in sorted(by_kind.items())
+    ]
+
+
 def shown(argv: Sequence[str]) -> str:
     return " ".join(str(Path(a).relative_to(ROOT)) if a.startswith(str(ROOT)) else a for a in argv)
 
@@ -94,10 +125,17 @@ def check_real(workdir: Path) -> int:
         path = workdir / f"k8s-{overlay}.yaml"
         path.write_text(render(DEPLOY / "k8s" / "overlays" / overlay), encoding="utf-8")
         rendered.append(path)
+    monitoring = workdir / "k8s-monitoring.yaml"
+    monitoring.write_text(render(K8S_MONITORING), encoding="utf-8")
+    crd_commands = crd_schema(monitoring)
+    if sorted(argv[2] for argv in crd_commands) != sorted(map(str, CRD_SCHEMAS.values())):
+        print("check_deploy: deploy/k8s/monitoring lacks an Operator kind", file=sys.stderr)
+        return 1
     commands = [
         cfn_lint(templates),
         checkov(templates, "cloudformation"),
-        *(kubernetes_validate(rendered, version) for version in K8S_VERSIONS),
+        *(kubernetes_validate([*rendered, monitoring], version) for version in K8S_VERSIONS),
+        *crd_commands,
         checkov(rendered, "kubernetes"),
         check_jsonschema(sorted((DEPLOY / "cloudrun").glob("*.yaml"))),
         rules([*templates, *rendered]),
@@ -114,21 +152,23 @@ def check_real(workdir: Path) -> int:
     return 0
 
 
-def planted_command(fixture: Path, tool: str, workdir: Path) -> list[str]:
+def planted_commands(fixture: Path, tool: str, workdir: Path) -> list[list[str]]:
     target = fixture
     if fixture.is_dir():  # a kustomization on top of a real overlay: render it first
         target = workdir / f"{fixture.name}.yaml"
         target.write_text(render(fixture), encoding="utf-8")
     if tool == "cfn-lint":
-        return cfn_lint([target])
+        return [cfn_lint([target])]
     if tool == "checkov":
-        return checkov([target], "kubernetes" if fixture.is_dir() else "cloudformation")
+        return [checkov([target], "kubernetes" if fixture.is_dir() else "cloudformation")]
     if tool == "kubernetes-validate":
-        return kubernetes_validate([target], K8S_VERSIONS[0])
+        return [kubernetes_validate([target], K8S_VERSIONS[0])]
     if tool == "check-jsonschema":
-        return check_jsonschema([target])
+        return [check_jsonschema([target])]
     if tool == "rules":
-        return rules([target])
+        return [rules([target])]
+    if tool == "crd-schema":  # the Operator's kinds, each against its schema
+        return crd_schema(target)
     raise ValueError(f"{fixture.name}: unknown tool {tool!r}")
 
 
@@ -144,7 +184,10 @@ def check_planted(workdir: Path) -> int:
             failures += 1
             continue
         tool, text = expected.group(1), expected.group(2).strip()
-        status, output = run(planted_command(fixture, tool, workdir))
+        status, output = 0, ""
+        for argv in planted_commands(fixture, tool, workdir):
+            one_status, one_output = run(argv)
+            status, output = max(status, one_status), output + one_output
         if status != 0 and text in output:
             print(f"planted: {name} refused by {tool}, as it must be ({text})")
             continue

@@ -1,13 +1,17 @@
-"""deploy/observability, checked offline (`make lint-deploy`): the alerting rules' structure and
-PromQL, the dashboard's JSON and queries, and every metric they name against what the app and
-the worker export (their live registries).
+"""deploy/observability, checked offline (`make lint-deploy`), for what promtool does not check
+(tests/deploy/check_promtool.py runs promtool itself: the rules' syntax, their unit tests, the
+dashboard's queries): every metric the rules and the dashboard name is one the app or the worker
+exports (their live registries), every alert has a severity, every alert has a unit test in
+alerts.test.yml where it fires and one where it stays quiet, and the Kubernetes PrometheusRule
+(deploy/k8s/monitoring) carries exactly the rules of alerts.yml.
 
     python tests/deploy/check_observability.py            # the real files: no finding allowed
     python tests/deploy/check_observability.py --planted  # every fixture refused, for its defect
+    python tests/deploy/check_observability.py --write-prometheusrule  # after editing alerts.yml
 
-promtool is not on PyPI; the PromQL is parsed by promql-parser (Prometheus' grammar, from the
-Rust crate of the same name), and the rule files' shape is checked here as promtool checks it.
-Each fixture in tests/deploy/fixtures/observability plants one defect its `expect` names.
+The metric names are read from each expression's syntax tree by promql-parser (Prometheus'
+grammar, from the Rust crate of the same name). Each fixture in
+tests/deploy/fixtures/observability plants one defect its `expect` names.
 """
 
 from __future__ import annotations
@@ -28,12 +32,12 @@ if str(ROOT) not in sys.path:  # run as a script from the project root
 
 OBSERVABILITY = ROOT / "deploy" / "observability"
 RULES = OBSERVABILITY / "alerts.yml"
+RULE_TESTS = OBSERVABILITY / "alerts.test.yml"
+PROMETHEUS_RULE = ROOT / "deploy" / "k8s" / "monitoring" / "prometheusrule.yaml"
 DASHBOARD = OBSERVABILITY / "dashboard.json"
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "observability"
 # What Prometheus itself records for every target it scrapes.
 PROMETHEUS_OWN = frozenset({"up", "scrape_duration_seconds", "scrape_samples_scraped"})
-DURATION = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")
-RULE_KEYS = {"alert", "record", "expr", "for", "keep_firing_for", "labels", "annotations"}
 # The client's own process metrics: in-process mode only, never served under gunicorn.
 PROCESS_METRICS = ("process_", "python_")
 SUFFIXES = {"counter": ["_total"], "histogram": ["_bucket", "_count", "_sum"]}
@@ -83,6 +87,16 @@ def parse_problem(where: str, expr: str) -> str | None:
     return None
 
 
+def tested_alerts() -> tuple[set[str], set[str]]:
+    """The alerts alerts.test.yml expects firing somewhere, and those it expects quiet."""
+    firing: set[str] = set()
+    quiet: set[str] = set()
+    for test in yaml.safe_load(RULE_TESTS.read_text()).get("tests") or []:
+        for case in test.get("alert_rule_test") or []:
+            (firing if case.get("exp_alerts") else quiet).add(case.get("alertname"))
+    return firing, quiet
+
+
 def rule_exprs(path: Path) -> Iterator[tuple[str, str | None, list[str]]]:
     """(where, expr, problems) for each rule of a Prometheus rule file."""
     document = yaml.safe_load(path.read_text())
@@ -90,20 +104,23 @@ def rule_exprs(path: Path) -> Iterator[tuple[str, str | None, list[str]]]:
     if not isinstance(groups, list) or not groups:
         yield str(path), None, ["no `groups:` list"]
         return
+    firing, quiet = tested_alerts()
     for group in groups:
         name = group.get("name")
         for n, rule in enumerate(group.get("rules") or []):
-            where = (
-                f"{path.name}: group {name}, rule {rule.get('alert') or rule.get('record') or n}"
-            )
-            problems = [f"{where}: unknown key {key!r}" for key in set(rule) - RULE_KEYS]
-            if ("alert" in rule) == ("record" in rule):
-                problems.append(f"{where}: a rule is an `alert` or a `record`, exactly one")
-            for key in ("for", "keep_firing_for"):
-                if key in rule and not DURATION.match(str(rule[key])):
-                    problems.append(f"{where}: {key} {rule[key]!r} is not a duration")
-            if "alert" in rule and "severity" not in (rule.get("labels") or {}):
+            alert = rule.get("alert")
+            where = f"{path.name}: group {name}, rule {alert or rule.get('record') or n}"
+            problems = []
+            if alert and "severity" not in (rule.get("labels") or {}):
                 problems.append(f"{where}: no severity label")
+            if alert and alert not in firing:
+                problems.append(
+                    f"{where}: {alert} has no unit test in {RULE_TESTS.name} where it fires"
+                )
+            if alert and alert not in quiet:
+                problems.append(
+                    f"{where}: {alert} has no unit test in {RULE_TESTS.name} where it stays quiet"
+                )
             expr = rule.get("expr")
             if not isinstance(expr, str):
                 problems.append(f"{where}: no expr")
@@ -126,7 +143,59 @@ def dashboard_exprs(path: Path) -> Iterator[tuple[str, str | None, list[str]]]:
             yield where, target.get("expr"), []
 
 
+def prometheus_rule(groups: object) -> dict[str, object]:
+    """The Prometheus Operator's PrometheusRule carrying these rule groups."""
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PrometheusRule",
+        "metadata": {
+            "name": "fastapi-starter",
+            "labels": {"app.kubernetes.io/name": "fastapi-starter"},
+        },
+        "spec": {"groups": groups},
+    }
+
+
+PROMETHEUS_RULE_HEADER = """\
+# The alerting rules of deploy/observability/alerts.yml, for the Prometheus Operator: written by
+#   make run CMD="python tests/deploy/check_observability.py --write-prometheusrule"
+# and checked by `make lint-deploy` to hold exactly those rules (edit alerts.yml, not this file).
+# A Prometheus whose ruleSelector matches its labels loads it (docs/alerts.md).
+"""
+
+
+def prometheus_rule_problems(path: Path) -> list[str]:
+    expected = yaml.safe_load(RULES.read_text())["groups"]
+    document = yaml.safe_load(path.read_text())
+    groups = document.get("spec", {}).get("groups") if isinstance(document, dict) else None
+    if groups != expected:
+        return [
+            f"{path.name}: its spec.groups differs from alerts.yml: run "
+            '`make run CMD="python tests/deploy/check_observability.py --write-prometheusrule"`'
+        ]
+    return []
+
+
+def write_prometheus_rule() -> int:
+    groups = yaml.safe_load(RULES.read_text())["groups"]
+
+    class Dumper(yaml.SafeDumper):  # type: ignore[misc]  # no stubs
+        """Multi-line expressions as block literals, as alerts.yml writes them."""
+
+    def text(dumper: yaml.SafeDumper, value: str) -> object:
+        style = "|" if "\n" in value else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    Dumper.add_representer(str, text)
+    body = yaml.dump(prometheus_rule(groups), Dumper=Dumper, sort_keys=False, width=100)
+    PROMETHEUS_RULE.write_text(PROMETHEUS_RULE_HEADER + body)
+    print(f"wrote {PROMETHEUS_RULE.relative_to(ROOT)} from {RULES.relative_to(ROOT)}")
+    return 0
+
+
 def problems_in(path: Path, known: set[str]) -> list[str]:
+    if path.suffix == ".yaml":  # a PrometheusRule
+        return prometheus_rule_problems(path)
     exprs = dashboard_exprs(path) if path.suffix == ".json" else rule_exprs(path)
     found: list[str] = []
     for where, expr, problems in exprs:
@@ -142,11 +211,15 @@ def problems_in(path: Path, known: set[str]) -> list[str]:
 
 
 def check_real(known: set[str]) -> int:
-    problems = [p for path in (RULES, DASHBOARD) for p in problems_in(path, known)]
+    paths = (RULES, DASHBOARD, PROMETHEUS_RULE)
+    problems = [p for path in paths for p in problems_in(path, known)]
     for problem in problems:
         print(problem, file=sys.stderr)
     if not problems:
-        print(f"observability: {RULES.name} and {DASHBOARD.name} parse, name only exported metrics")
+        print(
+            f"observability: {RULES.name} and {DASHBOARD.name} name only exported metrics; every "
+            f"alert has a severity and unit tests; {PROMETHEUS_RULE.name} holds {RULES.name}"
+        )
     return 1 if problems else 0
 
 
@@ -178,7 +251,12 @@ def check_planted(known: set[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--planted", action="store_true", help="refuse every fixture")
+    parser.add_argument(
+        "--write-prometheusrule", action="store_true", help=f"write {PROMETHEUS_RULE.name}"
+    )
     args = parser.parse_args(argv)
+    if args.write_prometheusrule:
+        return write_prometheus_rule()
     known = exported_metric_names()
     return (check_planted if args.planted else check_real)(known)
 

@@ -39,6 +39,10 @@ STACK_VARIABLES = {
     "REDIS_PASSWORD_FILE",
     "REDIS_ACL_FILE",
     "EDGE_CLIENT_HEADER_TIMEOUT",
+    "PROMETHEUS_IMAGE",
+    "PROMETHEUS_PORT",
+    "PROMETHEUS_CONFIG_FILE",
+    "PROMETHEUS_RULES_FILE",
 }
 # Settings that compose.yml does not pass through, each for a reason.
 NOT_PASSED_THROUGH = {
