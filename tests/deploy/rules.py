@@ -58,13 +58,13 @@ CloudFormationLoader.add_multi_constructor("!", _intrinsic)
 # --- Kubernetes ------------------------------------------------------------------------------
 
 
-def annotations(doc: Doc) -> Doc:
+def annotations_of(doc: Doc) -> Doc:
     found: Doc = doc.get("metadata", {}).get("annotations") or {}
     return found
 
 
 def wave(doc: Doc) -> int:
-    return int(annotations(doc).get("argocd.argoproj.io/sync-wave", "0"))
+    return int(annotations_of(doc).get("argocd.argoproj.io/sync-wave", "0"))
 
 
 def k8s_findings(docs: list[Doc]) -> list[str]:
@@ -79,7 +79,7 @@ def k8s_findings(docs: list[Doc]) -> list[str]:
                 "self-heal fights the autoscaler"
             )
     for job in (d for d in docs if d["kind"] == "Job"):
-        hook = annotations(job).get("argocd.argoproj.io/hook", "")
+        hook = annotations_of(job).get("argocd.argoproj.io/hook", "")
         name = job["metadata"]["name"]
         if "PreSync" in hook:
             findings.append(

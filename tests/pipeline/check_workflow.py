@@ -269,7 +269,9 @@ def check_migrating(name: str, job: Job) -> list[str]:
         )
     migration = migrations[0]
     step = found[migration]
-    settings = step.get("with") if isinstance(step.get("with"), Mapping) else {}
+    settings = step.get("with")
+    if not isinstance(settings, Mapping):
+        settings = {}
     waited = settings.get("wait-for-task-stopped") in (True, "true")
     if action(step) in DEPLOY_ACTIONS and not waited:
         findings.append(
