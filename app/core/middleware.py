@@ -1,7 +1,8 @@
 """The middleware every request passes, outermost first (app/main.py adds them):
 
 - ``MetricsMiddleware``: RED metrics by route template, with the status the client got;
-- ``RequestContextMiddleware``: the request id, the access line, and the last-resort 500;
+- ``RequestContextMiddleware``: the request id, the access line, the last-resort 500, and
+  ``Connection: close`` on every answer while the process drains;
 - ``AllowedHostsMiddleware``: only the Host headers the deployment serves;
 - (``app.core.rate_limit``);
 - ``BodySizeLimitMiddleware``: bodies over MAX_BODY_BYTES refused, declared or streamed.
@@ -20,6 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.core import drain
 from app.core.errors import problem_response
 from app.core.logging import log_access, request_id_var
 from app.core.metrics import HTTP_DURATION, HTTP_IN_FLIGHT, HTTP_REQUESTS, UNMATCHED_ROUTE
@@ -79,6 +81,7 @@ class MetricsMiddleware:
 REQUEST_ID_HEADER = b"x-request-id"
 # An incoming id is kept only if it is a short token that cannot forge a log line or a header.
 SANE_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:/+=-]{1,128}")
+CONNECTION_CLOSE = (b"connection", b"close")
 # Redirects the app makes itself (a trailing slash): Starlette builds their Location from the
 # Host header, which a client chooses. A path-only Location goes where the client already is.
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -122,6 +125,10 @@ class RequestContextMiddleware:
                 status = message["status"]
                 response_started = True
                 headers = [*message.get("headers", ()), (REQUEST_ID_HEADER, request_id.encode())]
+                if drain.is_draining():
+                    # The server closes the connection after this answer: a proxy that keeps
+                    # connections to the replicas (the edge) lets go of this one's.
+                    headers.append(CONNECTION_CLOSE)
                 if status in REDIRECTS:
                     headers = [relative_location(header) for header in headers]
                 message["headers"] = headers

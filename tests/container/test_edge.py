@@ -53,6 +53,20 @@ def get(url: str, headers: dict[str, str]) -> tuple[int, dict[str, str]]:
         return response.status, {k.lower(): v for k, v in response.headers.items()}
 
 
+def upstream_connections(edge: str) -> set[str]:
+    """The edge's TCP connections to a replica's port 8000, in any state (TIME_WAIT too), by
+    their local address and port: a connection opened since an earlier call is a new entry."""
+    rows = docker("exec", edge, "cat", "/proc/net/tcp").stdout.splitlines()[1:]
+    pairs = (row.split()[1:3] for row in rows)
+    return {local for local, remote in pairs if remote.endswith(":1F40")}  # 8000 in hex
+
+
+def nginx_workers(edge: str) -> int:
+    """The edge's nginx processes, its master left out."""
+    comms = docker("exec", edge, "sh", "-c", "cat /proc/[0-9]*/comm").stdout.split()
+    return comms.count("nginx") - 1
+
+
 def problem(
     url: str, headers: dict[str, str] | None = None, data: bytes | None = None
 ) -> tuple[int, str, dict[str, Any]]:
@@ -100,6 +114,16 @@ class EdgeInFrontOfReplicas(unittest.TestCase):
         report(f"30 requests through the edge, per replica: {served}")
         self.assertEqual(sum(served), 30)
         self.assertTrue(all(served), f"a replica got nothing: {served}")
+
+    def test_the_edge_keeps_its_connections_to_the_replicas(self) -> None:
+        before = upstream_connections(self.edge)
+        for _ in range(60):
+            status, _ = get(f"{self.url}/health/live", {})
+            self.assertEqual(status, 200)
+        opened = upstream_connections(self.edge) - before
+        report(f"60 requests through the edge opened {len(opened)} connections to the replicas")
+        # At most one per replica and nginx worker process: the rest reused a kept one.
+        self.assertLessEqual(len(opened), REPLICAS * nginx_workers(self.edge))
 
     def test_the_app_sees_the_clients_address_not_the_edges_nor_a_forged_one(self) -> None:
         request_id = f"client-{uuid.uuid4().hex}"

@@ -112,7 +112,7 @@ async def test_ready_gives_up_on_a_hung_dependency_at_its_deadline(
     assert 300 <= check["observedValue"] < 3000
 
 
-async def test_ready_is_503_at_once_while_draining_and_live_stays_200(
+async def test_ready_is_503_at_once_while_draining_live_stays_200_and_connections_close(
     client: AsyncClient,
 ) -> None:
     # A SIGTERM through the drain's handler, as the server would deliver it; the server's own
@@ -129,4 +129,9 @@ async def test_ready_is_503_at_once_while_draining_and_live_stays_200(
     assert ready.json()["status"] == "fail"
     assert ready.json()["checks"] == {}
     assert live.status_code == 200
-    assert (await client.get("/health/ready")).status_code == 200
+    # Every answer while draining closes its connection: the edge keeps none to this replica.
+    assert ready.headers["connection"] == "close"
+    assert live.headers["connection"] == "close"
+    after = await client.get("/health/ready")
+    assert after.status_code == 200
+    assert "connection" not in after.headers
