@@ -39,16 +39,18 @@ class Resources:
         """Pools that connect lazily, so the process starts even while a dependency is down."""
         engine = create_engine(settings)
         autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        redis = create_redis(settings)
         return cls(
             settings=settings,
             engine=engine,
             sessions=create_sessionmaker(engine),
             autocommit_sessions=create_sessionmaker(autocommit),
-            redis=create_redis(settings),
-            redis_guard=RedisGuard(settings.redis_cooldown_seconds),
+            redis=redis,
+            redis_guard=RedisGuard(redis, settings.redis_cooldown_seconds),
         )
 
     async def close(self) -> None:
+        self.redis_guard.close()
         await self.redis.aclose()
         await self.engine.dispose()
 
