@@ -14,7 +14,7 @@ from app.core.docs import OPENAPI_URL, docs_enabled, mount_docs
 from app.core.drain import drain_on_sigterm
 from app.core.errors import document_problems, register_problem_handlers
 from app.core.logging import configure_logging
-from app.core.metrics import APP_INFO, REDIS_UP
+from app.core.metrics import APP_INFO
 from app.core.middleware import (
     AllowedHostsMiddleware,
     BodySizeLimitMiddleware,
@@ -52,8 +52,6 @@ def count_process_metrics(resources: Resources) -> None:
     settings = resources.settings
     APP_INFO.labels(settings.app_version).set(1)
     count_connections_in_use(resources.engine, settings)
-    REDIS_UP.set(1)
-    resources.redis_guard.on_change = REDIS_UP.set
 
 
 def create_app(

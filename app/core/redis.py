@@ -1,6 +1,8 @@
 """Redis: one asyncio client (and connection pool) per process, with bounded timeouts, and the
 guard that lets callers do without Redis while it is down."""
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -9,6 +11,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 
 from app.core.config import Settings
 
@@ -44,24 +47,25 @@ class RedisGuard:
     """Remembers that Redis just failed, so callers that can do without it skip it for a while.
 
     Redis is an optimisation here (cache, rate limit): while it is down, every request would
-    otherwise wait for its own timeout, and log its own warning.
+    otherwise wait for its own timeout, and log its own warning. ``on_change`` is told False
+    when Redis fails and True once it answers again (the redis_up metric): while it is down, the
+    guard pings it once per cooldown itself, so the change is seen whether or not a request
+    comes to ask.
     """
 
-    def __init__(self, cooldown_seconds: float) -> None:
+    def __init__(self, redis: Redis, cooldown_seconds: float) -> None:
+        self.redis = redis
         self.cooldown_seconds = cooldown_seconds
         self._skip_until = 0.0
-        self._skipping = False
+        self._down = False
+        self._pinging: asyncio.Task[None] | None = None
         self._logger = logging.getLogger("app.redis")
-        # Told True or False when the state changes (the redis_up metric): the cooldown runs
-        # out without anyone calling, so the change is seen on the next check of ``available``.
         self.on_change: Callable[[bool], None] | None = None
 
     @property
     def available(self) -> bool:
-        available = time.monotonic() >= self._skip_until
-        if available and self._skipping:
-            self._changed(skipping=False)
-        return available
+        """Whether callers should try Redis: not within a cooldown after a failure."""
+        return time.monotonic() >= self._skip_until
 
     def failed(self, purpose: str, error: BaseException) -> None:
         if self.available:  # once per cooldown, not once per call
@@ -70,10 +74,26 @@ class RedisGuard:
                 extra={"purpose": purpose, "error": type(error).__name__},
             )
         self._skip_until = time.monotonic() + self.cooldown_seconds
-        if not self._skipping:
-            self._changed(skipping=True)
+        if not self._down:
+            self._changed(down=True)
+            with contextlib.suppress(RuntimeError):  # no event loop: nothing to ping from
+                self._pinging = asyncio.get_running_loop().create_task(self._ping_until_up())
 
-    def _changed(self, *, skipping: bool) -> None:
-        self._skipping = skipping
+    def close(self) -> None:
+        if self._pinging is not None:
+            self._pinging.cancel()
+
+    async def _ping_until_up(self) -> None:
+        while self._down:
+            await asyncio.sleep(self.cooldown_seconds)
+            try:
+                await self.redis.ping()
+            except (RedisError, OSError):
+                continue
+            if self.available:  # and no caller has failed since
+                self._changed(down=False)
+
+    def _changed(self, *, down: bool) -> None:
+        self._down = down
         if self.on_change is not None:
-            self.on_change(not skipping)
+            self.on_change(not down)

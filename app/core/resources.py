@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
 from app.core.database import create_engine, create_sessionmaker
+from app.core.metrics import REDIS_UP
 from app.core.redis import RedisGuard, create_redis
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -39,16 +40,23 @@ class Resources:
         """Pools that connect lazily, so the process starts even while a dependency is down."""
         engine = create_engine(settings)
         autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        redis = create_redis(settings)
+        guard = RedisGuard(redis, settings.redis_cooldown_seconds)
+        # redis_up in every process that uses Redis (the app's and the job worker's): 1 until the
+        # guard sees it fail. A process that never set it would report its default, 0.
+        REDIS_UP.set(1)
+        guard.on_change = REDIS_UP.set
         return cls(
             settings=settings,
             engine=engine,
             sessions=create_sessionmaker(engine),
             autocommit_sessions=create_sessionmaker(autocommit),
-            redis=create_redis(settings),
-            redis_guard=RedisGuard(settings.redis_cooldown_seconds),
+            redis=redis,
+            redis_guard=guard,
         )
 
     async def close(self) -> None:
+        self.redis_guard.close()
         await self.redis.aclose()
         await self.engine.dispose()
 

@@ -131,7 +131,7 @@ async def test_an_entry_cached_under_an_older_schema_is_never_served(
     before = Keyspace(ITEMS_CACHE.namespace, ItemOutBefore, 60)
     stale = ItemOutBefore.model_validate(item | {"name": "Old shape"}).model_dump_json().encode()
     redis = cache_client(settings)
-    cache = VersionedCache(redis, RedisGuard(1), enabled=True)
+    cache = VersionedCache(redis, RedisGuard(redis, 1), enabled=True)
     try:
         # At the row's own version, so only the revision can keep it from being served.
         await cache.update(before, item_id, 1, stale)

@@ -2,7 +2,7 @@
 (no PROMETHEUS_MULTIPROC_DIR here: in-process mode; the image's multiprocess mode is proven by
 tests/container/test_metrics.py)."""
 
-import time
+import asyncio
 import uuid
 
 import pytest
@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from app.core.config import Settings
 from app.core.metrics import UNMATCHED_ROUTE
 from app.core.middleware import route_template
-from app.core.redis import RedisGuard
+from app.core.redis import RedisGuard, create_redis
 from app.core.resources import Resources
 from app.kit.cache import Keyspace, VersionedCache
 from tests.unit.support import PROBES, changed, create_app_with_probes, serve
@@ -146,21 +146,31 @@ async def test_the_version_is_an_info_metric(client: AsyncClient, settings: Sett
     assert sample("app_build_info", version=settings.app_version) == 1
 
 
-def test_redis_up_follows_the_guard(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_redis_up_follows_the_guard_and_comes_back_when_redis_answers(
+    settings: Settings, unreachable_port: int
+) -> None:
+    away = create_redis(changed(settings, redis_url=f"redis://127.0.0.1:{unreachable_port}/0"))
+    guard = RedisGuard(away, cooldown_seconds=0.05)
     reported: list[bool] = []
-    guard = RedisGuard(cooldown_seconds=60)
     guard.on_change = reported.append
+    try:
+        guard.failed("test", ConnectionError())
+        guard.failed("test", ConnectionError())  # still down: no second report
+        assert not guard.available
+        await asyncio.sleep(0.3)  # the cooldown has run out, and the guard's pings failed
+        assert guard.available  # callers may try again...
+        assert reported == [False]  # ...but nothing has answered: still down
 
-    guard.failed("test", ConnectionError())
-    guard.failed("test", ConnectionError())  # still down: no second report
-    assert not guard.available
-    assert reported == [False]
-
-    later = time.monotonic() + 61  # the cooldown has run out
-    monkeypatch.setattr(time, "monotonic", lambda: later)  # what the guard reads
-    assert guard.available
-    assert guard.available  # no second report either
-    assert reported == [False, True]
+        guard.redis = create_redis(settings)  # Redis is back, and no request comes to ask
+        for _ in range(100):
+            if reported == [False, True]:
+                break
+            await asyncio.sleep(0.02)
+        assert reported == [False, True]
+    finally:
+        guard.close()
+        await away.aclose()
+        await guard.redis.aclose()
 
 
 async def test_redis_up_is_zero_while_the_app_does_without_redis(
