@@ -147,8 +147,8 @@ test: config ## Run the tests in the dev image against a throwaway Postgres and 
 	$(call in_test_stack,pytest --cov --cov-report=term-missing $(ARGS))
 
 .PHONY: trace
-trace: config ## List the project files one in-process request runs through (cached and uncached read, list, create)
-	$(call in_test_stack,python bench/trace.py --files)
+trace: config ## List the project files one in-process request runs through (cached and uncached read, list, create); fail above 12
+	$(call in_test_stack,python bench/trace.py --files --max-files 12)
 
 .PHONY: lint
 lint: config ## Check: ruff, ruff format, mypy --strict, the import layers, the docs' links and make targets

@@ -4,8 +4,9 @@ Runs the app in-process (its lifespan, a real Postgres and Redis: the test stack
 request once to warm up, then once under a profiler that records every function entered whose
 code lives under app/. Prints, per request, the files and the number of functions.
 
-    python bench/trace.py            # the table
-    python bench/trace.py --files    # and each request's files
+    python bench/trace.py                    # the table
+    python bench/trace.py --files            # and each request's files
+    python bench/trace.py --max-files 12     # and fail if a request enters more files
 """
 
 import argparse
@@ -63,7 +64,7 @@ async def traced(request: Callable[[], Awaitable[Response]], expected: int) -> R
     return recorder
 
 
-async def main(show_files: bool) -> None:
+async def main(show_files: bool, max_files: int | None) -> int:
     settings = Settings.model_validate(
         Settings.load().model_dump() | {"api_keys": KEY, "rate_limit_requests": 1_000_000}
     )
@@ -118,9 +119,18 @@ async def main(show_files: bool) -> None:
             print(f"\n{name}:")
             for path in recorder.files:
                 print(f"  {path}")
+    if max_files is None:
+        return 0
+    over = [name for name, recorder in results.items() if len(recorder.files) > max_files]
+    if over:
+        print(f"\nmore than {max_files} files: {', '.join(over)}", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", action="store_true", help="list each request's files")
-    asyncio.run(main(parser.parse_args().files))
+    parser.add_argument("--max-files", type=int, help="fail if a request enters more files")
+    arguments = parser.parse_args()
+    sys.exit(asyncio.run(main(arguments.files, arguments.max_files)))

@@ -5,8 +5,10 @@ orchestrator decides it (DNS records expire, probes run on an interval). For tha
 replica must keep answering whatever still reaches it, while telling probes it is no longer
 ready. ``drain_on_sigterm`` (called by the app's lifespan) puts itself in front of the server's
 own SIGTERM handler: the first SIGTERM starts the drain, and the server's handler runs once it
-is over; a second SIGTERM, or a drain of 0 s, runs it at once. /health/ready reads
-``is_draining``. One flag per process: every server process receives SIGTERM and drains alone.
+is over; a second SIGTERM, or a drain of 0 s, runs it at once. /health/ready and the request
+middleware read ``draining``, a flag (an Event) rather than a function, so the request path
+costs no call into this module. One flag per process: every server process receives SIGTERM
+and drains alone.
 
 Only the production server's processes drain: gunicorn.conf.py calls ``drain_this_process``
 in each (post_worker_init). A reloading dev server, a test or a tool stops at once.
@@ -15,19 +17,17 @@ in each (post_worker_init). A reloading dev server, a test or a tool stops at on
 import asyncio
 import logging
 import signal
+import threading
 from collections.abc import Callable
 from types import FrameType
 
 logger = logging.getLogger(__name__)
 
-_draining = False
+# Set from the first SIGTERM on, in a process that drains.
+draining = threading.Event()
 _wanted = False
 
 SignalHandler = Callable[[int, FrameType | None], object]
-
-
-def is_draining() -> bool:
-    return _draining
 
 
 def drain_this_process() -> None:
@@ -38,8 +38,9 @@ def drain_this_process() -> None:
 
 def reset() -> None:
     """Back to serving, in a process that does not drain (for tests)."""
-    global _draining, _wanted  # noqa: PLW0603
-    _draining = _wanted = False
+    global _wanted  # noqa: PLW0603
+    draining.clear()
+    _wanted = False
 
 
 def draining_handler(
@@ -48,11 +49,10 @@ def draining_handler(
     """A SIGTERM handler that drains for ``seconds``, then calls ``then`` (the server's own)."""
 
     def on_sigterm(sig: int, frame: FrameType | None) -> None:
-        global _draining  # noqa: PLW0603
-        if _draining or seconds <= 0:
+        if draining.is_set() or seconds <= 0:
             then(sig, frame)
             return
-        _draining = True
+        draining.set()
         # The moment the drain starts, for whoever reads the logs after a deploy (and the scale
         # suite, which checks that the edge stopped sending requests soon after it).
         logger.info("draining", extra={"drain_seconds": seconds})

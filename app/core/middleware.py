@@ -125,7 +125,7 @@ class RequestContextMiddleware:
                 status = message["status"]
                 response_started = True
                 headers = [*message.get("headers", ()), (REQUEST_ID_HEADER, request_id.encode())]
-                if drain.is_draining():
+                if drain.draining.is_set():
                     # The server closes the connection after this answer: a proxy that keeps
                     # connections to the replicas (the edge) lets go of this one's.
                     headers.append(CONNECTION_CLOSE)

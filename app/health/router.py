@@ -57,7 +57,7 @@ def liveness_body(version: str) -> bytes:
     },
 )
 async def ready(settings: SettingsDep, readiness: ReadinessDep) -> HealthResponse:
-    if drain.is_draining():
+    if drain.draining.is_set():
         # Going away (SIGTERM): not ready, whatever the dependencies say, and no need to ask them.
         body = Readiness(status="fail", version=settings.app_version, checks={})
         return health_json(body, 503)

@@ -38,7 +38,7 @@ async def test_sigterm_drains_first_then_calls_the_servers_handler(then: ServerH
 
     on_sigterm(signal.SIGTERM, None)
 
-    assert drain.is_draining()
+    assert drain.draining.is_set()
     assert then.calls == []
     await asyncio.sleep(0.1)
     assert then.calls == [], "still serving during the drain"
@@ -54,7 +54,7 @@ async def test_a_second_sigterm_calls_the_servers_handler_at_once(then: ServerHa
     on_sigterm(signal.SIGTERM, None)
 
     assert then.calls == [(signal.SIGTERM, None)]
-    assert drain.is_draining()
+    assert drain.draining.is_set()
 
 
 async def test_no_drain_period_calls_the_servers_handler_at_once(then: ServerHandler) -> None:
@@ -63,7 +63,7 @@ async def test_no_drain_period_calls_the_servers_handler_at_once(then: ServerHan
     on_sigterm(signal.SIGTERM, None)
 
     assert then.calls == [(signal.SIGTERM, None)]
-    assert not drain.is_draining()
+    assert not drain.draining.is_set()
 
 
 @pytest.fixture
@@ -86,7 +86,7 @@ async def test_drain_on_sigterm_puts_itself_before_the_servers_handler_and_resto
     assert callable(installed)
     assert installed is not then
     installed(signal.SIGTERM, None)  # as the interpreter calls it on a SIGTERM
-    assert drain.is_draining()
+    assert drain.draining.is_set()
     assert then.calls == []
     await asyncio.sleep(0.4)
     assert then.calls == [(signal.SIGTERM, None)]
