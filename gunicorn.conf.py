@@ -31,6 +31,10 @@ keepalive = settings.keepalive
 worker_tmp_dir = settings.worker_tmp_dir
 forwarded_allow_ips = settings.forwarded_allow_ips
 
+# No control socket (gunicornc): nothing here uses it, and its default path is under the
+# non-root user's home, which a read-only root cannot hold (it logged an error at every start).
+control_socket_disable = True
+
 # The app writes its own access line (with request id and duration); gunicorn's is off.
 accesslog = None
 logconfig_dict = gunicorn_logconfig(settings.log_level)

@@ -209,6 +209,21 @@ class ComposeStack(unittest.TestCase):
         self.assertTrue(all(line["request_id"] for line in access))
         self.assertTrue({"method", "path", "status", "duration_ms", "time"} <= set(access[-1]))
 
+    def test_the_server_starts_without_an_error(self) -> None:
+        logs = docker("logs", self.app)
+        lines = [
+            json.loads(line)
+            for line in (logs.stdout + logs.stderr).splitlines()
+            if line.startswith("{")
+        ]
+        first_request = next(
+            (n for n, line in enumerate(lines) if line.get("logger") == "app.access"), len(lines)
+        )
+        errors = [
+            line for line in lines[:first_request] if line.get("level") in ("ERROR", "CRITICAL")
+        ]
+        self.assertEqual(errors, [])
+
     # --- the database's roles ------------------------------------------------------------------
 
     def test_the_app_is_not_a_database_superuser_and_creates_nothing(self) -> None:
