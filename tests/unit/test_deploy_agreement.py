@@ -23,6 +23,7 @@ import yaml  # type: ignore[import-untyped]
 
 from app.core.config import Settings
 from app.worker.config import WorkerSettings
+from tests.deploy.rules import CloudFormationLoader
 from tests.unit.conftest import PROJECT_ROOT
 from tests.unit.test_settings_documented import setting_names
 
@@ -239,22 +240,6 @@ def k8s_background_problems(workloads: dict[str, Doc]) -> list[str]:
 
 
 # --- ECS (CloudFormation) -------------------------------------------------------------------------
-
-
-class CloudFormationLoader(yaml.SafeLoader):  # type: ignore[misc]
-    """YAML with CloudFormation's short forms (!Ref, !Sub, ...) as their long forms."""
-
-
-def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Doc:
-    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
-    if isinstance(node, yaml.ScalarNode):
-        return {name: loader.construct_scalar(node)}
-    if isinstance(node, yaml.SequenceNode):
-        return {name: loader.construct_sequence(node, deep=True)}
-    return {name: loader.construct_mapping(node, deep=True)}
-
-
-CloudFormationLoader.add_multi_constructor("!", _intrinsic)
 
 
 @cache
