@@ -97,12 +97,14 @@ psql: ## Open psql on the running database (as its superuser, through the socket
 
 .PHONY: db-roles
 db-roles: config ## Set up the database roles on an existing volume, or upgrade an old one (idempotent)
-	@# The script a fresh volume runs at init, as the volume's superuser through the socket: it
-	@# creates the owner and app roles, sets every password from its file, and upgrades a
-	@# volume whose superuser was the app's own role. `make up` runs it; with compose.yml
-	@# alone, run it with COMPOSE="docker compose -f compose.yml", then start the stack.
+	@# First the platform's side, as the volume's superuser through the socket (the script a
+	@# fresh volume runs at init): the admin role (CREATEROLE, CREATEDB, not a superuser), and
+	@# the upgrade of older layouts. Then bootstrap-db, as that admin: the owner and app roles,
+	@# their passwords and privileges. `make up` runs it; with compose.yml alone, run it with
+	@# COMPOSE="docker compose -f compose.yml", then start the stack.
 	$(COMPOSE) up --detach --wait db
 	$(COMPOSE) exec -T --user postgres db /docker-entrypoint-initdb.d/10-roles.sh
+	$(COMPOSE) run --rm --build bootstrap
 
 .PHONY: migrate
 migrate: config ## Apply the migrations (alembic upgrade head)

@@ -16,6 +16,14 @@ from redis.exceptions import RedisError
 from app.core.config import Settings
 
 
+def redis_tls(settings: Settings, url: str) -> dict[str, str]:
+    """The CA bundle a rediss:// URL trusts (REDIS_SSL_CA_FILE); redis-py verifies the server's
+    certificate and name by default. Nothing for redis://, whose connections take no TLS option."""
+    if settings.redis_ssl_ca_file is None or not url.startswith("rediss://"):
+        return {}
+    return {"ssl_ca_certs": str(settings.redis_ssl_ca_file)}
+
+
 def create_redis(settings: Settings) -> Redis:
     """A client that fails fast: Redis is a cache here, and the caller decides what a miss means."""
     pool = BlockingConnectionPool.from_url(
@@ -33,6 +41,7 @@ def create_redis(settings: Settings) -> Redis:
         # only stretch the time a caller waits when Redis is really down.
         retry=Retry(NoBackoff(), retries=1),
         health_check_interval=30,
+        **redis_tls(settings, settings.redis_url.get_secret_value()),
     )
     return Redis.from_pool(pool)  # the client owns the pool: closing one closes both
 
