@@ -237,6 +237,18 @@ alerts: config build ## The alert rules in a real Prometheus: Postgres stopped, 
 	status=0; python3 -m unittest discover --start-directory tests/alerts --top-level-directory . \
 	  --verbose || status=$$?; $(ALERTS_STACK) down --volumes --remove-orphans >/dev/null 2>&1; exit $$status
 
+# The stack on a Postgres shaped like a managed platform's (tests/managed): a non-superuser
+# admin, TLS required with a test CA's certificate, pg_hba.conf out of reach.
+export MANAGED_PROJECT = $(PROJECT)-managed
+MANAGED_STACK = $(COMPOSE) --project-name $(MANAGED_PROJECT) -f compose.yml -f tests/managed/compose.managed.yml
+
+.PHONY: managed
+managed: config build ## Managed-Postgres rehearsal: bootstrap-db as a non-superuser admin (twice), TLS verify-full, smoke requests
+	@# The stack and its TLS volume are removed whatever the outcome; the exit status is the tests'.
+	status=0; python3 -m unittest discover --start-directory tests/managed --top-level-directory . \
+	  --verbose || status=$$?; MANAGED_TLS_VOLUME=none $(MANAGED_STACK) down --volumes --remove-orphans >/dev/null 2>&1; \
+	  docker volume rm --force $(MANAGED_PROJECT)-tls >/dev/null 2>&1; exit $$status
+
 .PHONY: chaos
 chaos: config build ## Faults, concurrency, fuzzing and hostile input against the compose.yml stack
 	$(COMPOSE) build tests
@@ -294,6 +306,8 @@ clean: config ## Remove containers, volumes, test stacks and caches (keeps .env 
 	$(COMPOSE) --project-name $(SMOKE_PROJECT)-upgrade -f compose.yml down --volumes --remove-orphans
 	$(CHAOS) down --volumes --remove-orphans
 	$(ALERTS_STACK) down --volumes --remove-orphans
+	MANAGED_TLS_VOLUME=none $(MANAGED_STACK) down --volumes --remove-orphans
+	docker volume rm --force $(MANAGED_PROJECT)-tls
 	$(COMPOSE) --project-name $(BENCH_PROJECT) -f compose.yml -f bench/compose.bench.yml down --volumes --remove-orphans
 	$(COMPOSE) --project-name $(SMOKE_PROJECT)-edge -f compose.yml down --volumes --remove-orphans
 	deploy/swarm/stack down
