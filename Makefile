@@ -106,6 +106,15 @@ db-roles: config ## Set up the database roles on an existing volume, or upgrade 
 	$(COMPOSE) exec -T --user postgres db /docker-entrypoint-initdb.d/10-roles.sh
 	$(COMPOSE) run --rm --build bootstrap
 
+.PHONY: backup
+backup: config ## Dump the database (pg_dump -Fc) into backups/, named by time (COMPOSE= for another stack)
+	COMPOSE="$(COMPOSE)" scripts/backup dump
+
+.PHONY: restore
+restore: config ## Restore a dump into a fresh stack: make restore file=backups/... (force=1 over rows)
+	@test -n "$(file)" || { echo 'usage: make restore file=backups/<name>.dump [force=1]' >&2; exit 2; }
+	COMPOSE="$(COMPOSE)" scripts/backup restore "$(file)" $(if $(force),force)
+
 .PHONY: migrate
 migrate: config ## Apply the migrations (alembic upgrade head)
 	$(COMPOSE) run --rm --build migrate
@@ -243,7 +252,7 @@ export MANAGED_PROJECT = $(PROJECT)-managed
 MANAGED_STACK = $(COMPOSE) --project-name $(MANAGED_PROJECT) -f compose.yml -f tests/managed/compose.managed.yml
 
 .PHONY: managed
-managed: config build ## Managed-Postgres rehearsal: bootstrap-db as a non-superuser admin (twice), TLS verify-full, smoke requests
+managed: config build ## Managed-Postgres rehearsal (bootstrap-db as a non-superuser admin, TLS verify-full) and the restore drill
 	@# The stack and its TLS volume are removed whatever the outcome; the exit status is the tests'.
 	status=0; python3 -m unittest discover --start-directory tests/managed --top-level-directory . \
 	  --verbose || status=$$?; MANAGED_TLS_VOLUME=none $(MANAGED_STACK) down --volumes --remove-orphans >/dev/null 2>&1; \
@@ -308,6 +317,8 @@ clean: config ## Remove containers, volumes, test stacks and caches (keeps .env 
 	$(ALERTS_STACK) down --volumes --remove-orphans
 	MANAGED_TLS_VOLUME=none $(MANAGED_STACK) down --volumes --remove-orphans
 	docker volume rm --force $(MANAGED_PROJECT)-tls
+	$(COMPOSE) --project-name $(MANAGED_PROJECT)-backup -f compose.yml down --volumes --remove-orphans
+	$(COMPOSE) --project-name $(MANAGED_PROJECT)-restored -f compose.yml down --volumes --remove-orphans
 	$(COMPOSE) --project-name $(BENCH_PROJECT) -f compose.yml -f bench/compose.bench.yml down --volumes --remove-orphans
 	$(COMPOSE) --project-name $(SMOKE_PROJECT)-edge -f compose.yml down --volumes --remove-orphans
 	deploy/swarm/stack down
