@@ -1,7 +1,7 @@
 """The app's one command line: ``python -m app <command>``.
 
-  bootstrap-db   create or update the database's roles, passwords and privileges as the
-                 platform's admin (app/core/bootstrap.py); idempotent, run before migrating
+bootstrap-db   create or update the database's roles, passwords and privileges as the
+               platform's admin (app/core/bootstrap.py); idempotent, run before migrating
 """
 
 import argparse
@@ -22,8 +22,12 @@ def bootstrap_db() -> int:
         print(f"bootstrap-db: error: {error}", file=sys.stderr, flush=True)
         return 1
     count = len(changes)
-    print(f"bootstrap-db: {count} change{'' if count == 1 else 's'}" if count else
-          "bootstrap-db: nothing to change", flush=True)
+    print(
+        f"bootstrap-db: {count} change{'' if count == 1 else 's'}"
+        if count
+        else "bootstrap-db: nothing to change",
+        flush=True,
+    )
     return 0
 
 

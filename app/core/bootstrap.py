@@ -15,7 +15,7 @@ ADMIN OPTION on, and takes on the owner's privileges with SET ROLE).
 import asyncio
 import logging
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -108,12 +108,17 @@ class Bootstrap:
         raise AssertionError("unreachable")
 
     async def step(
-        self, description: str, needed: Awaitable[bool], *action: Callable[[], Awaitable[Any]]
+        self,
+        description: str,
+        needed: Awaitable[bool],
+        connection: asyncpg.Connection,
+        *statements: str,
     ) -> None:
+        """Run the statements, in order, on the connection if (and only if) it is needed."""
         if not await needed:
             return
-        for run in action:
-            await run()
+        for statement in statements:
+            await connection.execute(statement)
         self.changes.append(description)
         print(f"bootstrap-db: {description}", flush=True)
 
@@ -154,20 +159,21 @@ class Bootstrap:
             await self.schema(database)
         finally:
             await database.close()
-        for role, password in ((plan.owner, plan.owner_password), (plan.app, plan.app_password)):
-            await self.step(
-                f"set the password of {role} from its secret",
-                self.not_(self.password_works(role, password)),
-                lambda role=role, password=password: self.set_password(role, password),
-            )
-        return self.changes
-
-    async def set_password(self, role: str, password: str) -> None:
         admin = await self.connect()
         try:
-            await admin.execute(f"ALTER ROLE {quote(role)} PASSWORD {literal(password)}")
+            for role, password in (
+                (plan.owner, plan.owner_password),
+                (plan.app, plan.app_password),
+            ):
+                await self.step(
+                    f"set the password of {role} from its secret",
+                    self.not_(self.password_works(role, password)),
+                    admin,
+                    f"ALTER ROLE {quote(role)} PASSWORD {literal(password)}",
+                )
         finally:
             await admin.close()
+        return self.changes
 
     @staticmethod
     async def not_(value: Awaitable[bool]) -> bool:
@@ -186,17 +192,19 @@ class Bootstrap:
             raise BootstrapError("the admin must be a role of its own, not the owner or the app")
 
         def role(name: str) -> Awaitable[Any]:
-            return admin.fetchrow(
+            row: Awaitable[Any] = admin.fetchrow(
                 "SELECT oid, rolsuper, rolreplication, rolbypassrls, rolcanlogin, rolcreaterole,"
                 " rolcreatedb FROM pg_roles WHERE rolname = $1",
                 name,
             )
+            return row
 
         for name in (plan.owner, plan.app):
             await self.step(
                 f"create the role {name}",
                 self.missing(role(name)),
-                lambda name=name: admin.execute(f"CREATE ROLE {quote(name)} LOGIN"),
+                admin,
+                f"CREATE ROLE {quote(name)} LOGIN",
             )
         for name, createdb in ((plan.owner, plan.owner_createdb), (plan.app, False)):
             row = await role(name)
@@ -211,9 +219,8 @@ class Bootstrap:
                 self.value(
                     not row["rolcanlogin"] or row["rolcreaterole"] or row["rolcreatedb"] != createdb
                 ),
-                lambda name=name, wanted=wanted: admin.execute(
-                    f"ALTER ROLE {quote(name)} {wanted}"
-                ),
+                admin,
+                f"ALTER ROLE {quote(name)} {wanted}",
             )
         # The admin takes on the owner's privileges only when it asks to (SET ROLE), never by
         # inheritance: what it creates as itself stays its own.
@@ -228,9 +235,8 @@ class Bootstrap:
                     quote(plan.owner),
                 )
             ),
-            lambda: admin.execute(
-                f"GRANT {quote(plan.owner)} TO CURRENT_USER WITH INHERIT FALSE, SET TRUE"
-            ),
+            admin,
+            f"GRANT {quote(plan.owner)} TO CURRENT_USER WITH INHERIT FALSE, SET TRUE",
         )
         # The app's role is a member of nothing: its privileges are the grants below only.
         memberships = await admin.fetch(
@@ -242,9 +248,8 @@ class Bootstrap:
             await self.step(
                 f"revoke {membership['rolname']} from {plan.app}",
                 self.value(True),
-                lambda granted=membership["rolname"]: admin.execute(
-                    f"REVOKE {quote(granted)} FROM {quote(plan.app)}"
-                ),
+                admin,
+                f"REVOKE {quote(membership['rolname'])} FROM {quote(plan.app)}",
             )
 
     async def database(self, admin: asyncpg.Connection) -> None:
@@ -253,16 +258,14 @@ class Bootstrap:
         await self.step(
             f"create the database {plan.database}, owned by {plan.owner}",
             self.missing(admin.fetchval(owner_of, plan.database)),
-            lambda: admin.execute(
-                f"CREATE DATABASE {quote(plan.database)} OWNER {quote(plan.owner)}"
-            ),
+            admin,
+            f"CREATE DATABASE {quote(plan.database)} OWNER {quote(plan.owner)}",
         )
         await self.step(
             f"give the database {plan.database} to {plan.owner}",
             self.differs(admin.fetchval(owner_of, plan.database), plan.owner),
-            lambda: admin.execute(
-                f"ALTER DATABASE {quote(plan.database)} OWNER TO {quote(plan.owner)}"
-            ),
+            admin,
+            f"ALTER DATABASE {quote(plan.database)} OWNER TO {quote(plan.owner)}",
         )
         # As the owner: only the named roles connect (the admin too, for the schema's
         # privileges), and nobody makes temporary tables.
@@ -278,11 +281,10 @@ class Bootstrap:
                     plan.database,
                 )
             ),
-            lambda: admin.execute(f"SET ROLE {quote(plan.owner)}"),
-            lambda: admin.execute(
-                f"GRANT CONNECT ON DATABASE {quote(plan.database)} TO {quote(self.admin_role)}"
-            ),
-            lambda: admin.execute("RESET ROLE"),
+            admin,
+            f"SET ROLE {quote(plan.owner)}",
+            f"GRANT CONNECT ON DATABASE {quote(plan.database)} TO {quote(self.admin_role)}",
+            "RESET ROLE",
         )
         for privilege in ("CONNECT", "TEMPORARY"):
             await self.step(
@@ -293,11 +295,10 @@ class Bootstrap:
                     plan.database,
                     privilege,
                 ),
-                lambda: admin.execute(as_owner),
-                lambda privilege=privilege: admin.execute(
-                    f"REVOKE {privilege} ON DATABASE {quote(plan.database)} FROM PUBLIC"
-                ),
-                lambda: admin.execute("RESET ROLE"),
+                admin,
+                as_owner,
+                f"REVOKE {privilege} ON DATABASE {quote(plan.database)} FROM PUBLIC",
+                "RESET ROLE",
             )
         await self.step(
             f"grant CONNECT on the database {plan.database} to {plan.app}",
@@ -309,11 +310,10 @@ class Bootstrap:
                     plan.database,
                 )
             ),
-            lambda: admin.execute(as_owner),
-            lambda: admin.execute(
-                f"GRANT CONNECT ON DATABASE {quote(plan.database)} TO {quote(plan.app)}"
-            ),
-            lambda: admin.execute("RESET ROLE"),
+            admin,
+            as_owner,
+            f"GRANT CONNECT ON DATABASE {quote(plan.database)} TO {quote(plan.app)}",
+            "RESET ROLE",
         )
 
     async def shared_databases(self, admin: asyncpg.Connection) -> None:
@@ -337,9 +337,8 @@ class Bootstrap:
             await self.step(
                 f"revoke CONNECT on the database {name} from PUBLIC",
                 self.value(True),
-                lambda name=name: admin.execute(
-                    f"REVOKE CONNECT ON DATABASE {quote(name)} FROM PUBLIC"
-                ),
+                admin,
+                f"REVOKE CONNECT ON DATABASE {quote(name)} FROM PUBLIC",
             )
 
     async def schema(self, owner: asyncpg.Connection) -> None:
@@ -352,7 +351,8 @@ class Bootstrap:
                 "SELECT has_schema_privilege('public', 'public', 'USAGE')"
                 " OR has_schema_privilege('public', 'public', 'CREATE')",
             ),
-            lambda: owner.execute("REVOKE ALL ON SCHEMA public FROM PUBLIC"),
+            owner,
+            "REVOKE ALL ON SCHEMA public FROM PUBLIC",
         )
         await self.step(
             f"grant USAGE on the schema public to {plan.app}",
@@ -361,17 +361,20 @@ class Bootstrap:
                     owner, "SELECT has_schema_privilege($1, 'public', 'USAGE')", plan.app
                 )
             ),
-            lambda: owner.execute(f"GRANT USAGE ON SCHEMA public TO {app}"),
+            owner,
+            f"GRANT USAGE ON SCHEMA public TO {app}",
         )
         await self.step(
             f"revoke CREATE on the schema public from {plan.app}",
             self.fetch_bool(owner, "SELECT has_schema_privilege($1, 'public', 'CREATE')", plan.app),
-            lambda: owner.execute(f"REVOKE CREATE ON SCHEMA public FROM {app}"),
+            owner,
+            f"REVOKE CREATE ON SCHEMA public FROM {app}",
         )
         await self.step(
             "create alembic_version, the owner's",
             self.missing(owner.fetchval("SELECT to_regclass('public.alembic_version')")),
-            lambda: owner.execute(ALEMBIC_VERSION),
+            owner,
+            ALEMBIC_VERSION,
         )
         # Tables and sequences that later migrations create: the owner's default privileges.
         for kind, code, privileges in (
@@ -396,10 +399,9 @@ class Bootstrap:
                         code,
                     )
                 ),
-                lambda kind=kind, privileges=privileges: owner.execute(
-                    f"ALTER DEFAULT PRIVILEGES FOR ROLE {quote(plan.owner)} IN SCHEMA public"
-                    f" GRANT {', '.join(privileges)} ON {kind} TO {app}"
-                ),
+                owner,
+                f"ALTER DEFAULT PRIVILEGES FOR ROLE {quote(plan.owner)} IN SCHEMA public"
+                f" GRANT {', '.join(privileges)} ON {kind} TO {app}",
             )
         # Today's tables and sequences (a database migrated before this ran).
         tables = await owner.fetch(
@@ -417,9 +419,8 @@ class Bootstrap:
             await self.step(
                 f"grant {', '.join(TABLE_PRIVILEGES)} on {names} to {plan.app}",
                 self.value(True),
-                lambda: owner.execute(
-                    f"GRANT {', '.join(TABLE_PRIVILEGES)} ON {names} TO {app}"
-                ),
+                owner,
+                f"GRANT {', '.join(TABLE_PRIVILEGES)} ON {names} TO {app}",
             )
         sequences = await owner.fetch(
             "SELECT c.oid::regclass::text AS name FROM pg_class c"
@@ -434,7 +435,8 @@ class Bootstrap:
             await self.step(
                 f"grant USAGE, SELECT on {names} to {plan.app}",
                 self.value(True),
-                lambda: owner.execute(f"GRANT USAGE, SELECT ON SEQUENCE {names} TO {app}"),
+                owner,
+                f"GRANT USAGE, SELECT ON SEQUENCE {names} TO {app}",
             )
         # The app reads the schema's version and never writes it: a migration is the owner's.
         await self.step(
@@ -446,8 +448,9 @@ class Bootstrap:
                 " OR NOT has_table_privilege($1, 'public.alembic_version', 'SELECT')",
                 plan.app,
             ),
-            lambda: owner.execute(f"REVOKE ALL ON public.alembic_version FROM {app}"),
-            lambda: owner.execute(f"GRANT SELECT ON public.alembic_version TO {app}"),
+            owner,
+            f"REVOKE ALL ON public.alembic_version FROM {app}",
+            f"GRANT SELECT ON public.alembic_version TO {app}",
         )
         strangers = await owner.fetchval(
             "SELECT string_agg(c.oid::regclass::text, ', ' ORDER BY 1) FROM pg_class c"
@@ -469,11 +472,12 @@ class Bootstrap:
 
     @staticmethod
     async def differs(value: Awaitable[Any], wanted: Any) -> bool:
-        return await value != wanted
+        return bool(await value != wanted)
 
     @staticmethod
     async def fetch_bool(connection: asyncpg.Connection, query: str, *args: Any) -> bool:
-        return bool(await connection.fetchval(query, *args))
+        value = await connection.fetchval(query, *args)
+        return bool(value)
 
 
 def login_ssl(settings: Settings) -> ssl.SSLContext | str | bool:

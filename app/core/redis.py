@@ -6,6 +6,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
@@ -16,7 +17,7 @@ from redis.exceptions import RedisError
 from app.core.config import Settings
 
 
-def redis_tls(settings: Settings, url: str) -> dict[str, str]:
+def redis_tls(settings: Settings, url: str) -> dict[str, Any]:
     """The CA bundle a rediss:// URL trusts (REDIS_SSL_CA_FILE); redis-py verifies the server's
     certificate and name by default. Nothing for redis://, whose connections take no TLS option."""
     if settings.redis_ssl_ca_file is None or not url.startswith("rediss://"):

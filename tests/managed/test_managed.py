@@ -8,13 +8,21 @@ the app holds is its role's, encrypted, and not a superuser's.
 
 import os
 import re
+import subprocess
 import tempfile
 import time
 import unittest
 from pathlib import Path
 from typing import Any
 
-from tests.container.docker import PROJECT_ROOT, compose_stack, docker, http_get, http_request, report
+from tests.container.docker import (
+    PROJECT_ROOT,
+    compose_stack,
+    docker,
+    http_get,
+    http_request,
+    report,
+)
 
 PROJECT = os.environ.get("MANAGED_PROJECT", "fastapi-starter-managed")
 PORT = os.environ.get("MANAGED_PORT", "18070")
@@ -31,8 +39,10 @@ cd /tls
 openssl req -x509 -new -nodes -newkey rsa:2048 -days 2 -subj '/CN=managed test CA' \
   -addext 'basicConstraints=critical,CA:TRUE' -addext 'keyUsage=critical,keyCertSign,cRLSign' \
   -keyout ca.key -out ca.crt 2>/dev/null
-openssl req -new -nodes -newkey rsa:2048 -subj '/CN=db' -keyout server.key -out server.csr 2>/dev/null
-# Python 3.13 checks strictly (VERIFY_X509_STRICT): key usages and key identifiers, as real CAs set.
+openssl req -new -nodes -newkey rsa:2048 -subj '/CN=db' -keyout server.key \
+  -out server.csr 2>/dev/null
+# Python 3.13 checks strictly (VERIFY_X509_STRICT): key usages and key identifiers, as real
+# CAs set them.
 printf '%s\n' 'subjectAltName=DNS:db' 'keyUsage=critical,digitalSignature,keyEncipherment' \
   'extendedKeyUsage=serverAuth' 'subjectKeyIdentifier=hash' 'authorityKeyIdentifier=keyid' > san.ext
 openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
@@ -49,16 +59,23 @@ chmod 644 ca.crt server.crt pg_hba.conf
 """
 
 
-def compose(*args: str, **options: Any) -> Any:
-    return compose_stack(PROJECT, *args, extra_files=("tests/managed/compose.managed.yml",), **options)
+def compose(*args: str, **options: Any) -> subprocess.CompletedProcess[str]:
+    return compose_stack(
+        PROJECT, *args, extra_files=("tests/managed/compose.managed.yml",), **options
+    )
 
 
 def psql(sql: str, database: str = "") -> str:
     """As the container's own superuser, through its socket (the platform's side)."""
     return compose(
-        "exec", "-T", "db", "sh", "-c",
+        "exec",
+        "-T",
+        "db",
+        "sh",
+        "-c",
         'psql -v ON_ERROR_STOP=1 -q -At -U "$POSTGRES_USER" -d "${1:-$POSTGRES_DB}" -c "$0"',
-        sql, database,
+        sql,
+        database,
     ).stdout.strip()
 
 
@@ -68,6 +85,10 @@ def hba_digest() -> str:
 
 class ManagedPostgres(unittest.TestCase):
     secrets_dir: tempfile.TemporaryDirectory[str]
+    hba_before: str
+    first: str
+    second: str
+    start_seconds: float
 
     @classmethod
     def setUpClass(cls) -> None:
@@ -75,8 +96,19 @@ class ManagedPostgres(unittest.TestCase):
         compose("down", "--volumes", "--remove-orphans", check=False)
         docker("volume", "rm", "--force", TLS_VOLUME)
         docker("volume", "create", TLS_VOLUME)
-        docker("run", "--rm", "--user", "0", "--entrypoint", "sh", "--volume", f"{TLS_VOLUME}:/tls",
-               POSTGRES_IMAGE, "-c", MAKE_TLS)
+        docker(
+            "run",
+            "--rm",
+            "--user",
+            "0",
+            "--entrypoint",
+            "sh",
+            "--volume",
+            f"{TLS_VOLUME}:/tls",
+            POSTGRES_IMAGE,
+            "-c",
+            MAKE_TLS,
+        )
         # The admin's URL, with verify-full against the test CA (a secret file of this run).
         cls.secrets_dir = tempfile.TemporaryDirectory()
         secrets = Path(cls.secrets_dir.name)
@@ -105,7 +137,9 @@ class ManagedPostgres(unittest.TestCase):
         cls.secrets_dir.cleanup()
 
     def test_the_admin_is_not_a_superuser(self) -> None:
-        admin = psql("SELECT rolsuper, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = 'db_admin'")
+        admin = psql(
+            "SELECT rolsuper, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = 'db_admin'"
+        )
         self.assertEqual(admin, "f|t|t")
         supers = psql("SELECT string_agg(rolname, ',') FROM pg_roles WHERE rolsuper")
         report(f"superusers: {supers}; the admin: super=f createrole=t createdb=t")
@@ -114,27 +148,39 @@ class ManagedPostgres(unittest.TestCase):
         count = re.search(r"bootstrap-db: (\d+) changes", self.first)
         self.assertIsNotNone(count, self.first)
         self.assertIn("bootstrap-db: nothing to change", self.second)
-        report(f"bootstrap-db: {count and count.group(1)} changes, then none; stack up in "
-               f"{self.start_seconds:.1f} s")
+        report(
+            f"bootstrap-db: {count and count.group(1)} changes, then none; stack up in "
+            f"{self.start_seconds:.1f} s"
+        )
 
     def test_pg_hba_conf_is_untouched_and_refuses_plain_connections(self) -> None:
         self.assertEqual(hba_digest(), self.hba_before)
         attempt = compose(
-            "exec", "-T", "db", "psql", "host=db sslmode=disable user=app dbname=postgres",
-            "-c", "SELECT 1", check=False,
+            "exec",
+            "-T",
+            "db",
+            "psql",
+            "host=db sslmode=disable user=app dbname=postgres",
+            "-c",
+            "SELECT 1",
+            check=False,
         )
         self.assertNotEqual(attempt.returncode, 0)
         self.assertIn("no encryption", attempt.stderr)
 
     def test_the_migration_ran_as_the_owner(self) -> None:
-        owners = psql("SELECT string_agg(DISTINCT tableowner, ',') FROM pg_tables WHERE schemaname = 'public'")
+        owners = psql(
+            "SELECT string_agg(DISTINCT tableowner, ',') FROM pg_tables WHERE schemaname = 'public'"
+        )
         self.assertEqual(owners, "app_owner")
         self.assertTrue(psql("SELECT version_num FROM alembic_version"))
 
     def test_the_smoke_requests_pass(self) -> None:
         key = (PROJECT_ROOT / ".secrets/api_keys").read_text().split(",")[0].strip()
         self.assertEqual(http_get(f"{URL}/health/ready").status, 200)
-        created = http_request("POST", f"{URL}/api/v1/items", {"name": "Lamp", "price": "12.50"}, key)
+        created = http_request(
+            "POST", f"{URL}/api/v1/items", {"name": "Lamp", "price": "12.50"}, key
+        )
         self.assertEqual(created.status, 201, created.body)
         item = created.json()
         self.assertEqual(http_get(f"{URL}/api/v1/items/{item['id']}").status, 200)
@@ -153,7 +199,10 @@ class ManagedPostgres(unittest.TestCase):
 
     def test_the_app_role_cannot_write_alembic_version_nor_reach_the_shared_databases(self) -> None:
         self.assertEqual(
-            psql("SELECT has_table_privilege('app', 'alembic_version', 'INSERT, UPDATE, DELETE, TRUNCATE')"),
+            psql(
+                "SELECT has_table_privilege('app', 'alembic_version',"
+                " 'INSERT, UPDATE, DELETE, TRUNCATE')"
+            ),
             "f",
         )
         for database in ("postgres", "template1"):

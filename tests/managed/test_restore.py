@@ -18,27 +18,43 @@ ROWS = 2000
 FINGERPRINT = r"""
 SELECT string_agg(format('%s=%s', c.relname,
   (xpath('/row/f/text()', query_to_xml(format(
-     'SELECT count(*) || '':'' || md5(coalesce(string_agg(t::text, '','' ORDER BY t::text), '''')) AS f FROM %s t',
+     'SELECT count(*) || '':'' || md5(coalesce(string_agg(t::text, '',''
+       ORDER BY t::text), '''')) AS f FROM %s t',
      c.oid::regclass), false, true, '')))[1]), ' ' ORDER BY c.relname)
 FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')
 """
 
 
-def compose(project: str, *args: str, **options: Any) -> Any:
+def compose(project: str, *args: str, **options: Any) -> subprocess.CompletedProcess[str]:
     return compose_stack(project, *args, **options)
 
 
 def psql(project: str, sql: str) -> str:
     return compose(
-        project, "exec", "-T", "db", "sh", "-c",
-        'psql -v ON_ERROR_STOP=1 -q -At -U "$POSTGRES_USER" -d "$POSTGRES_DB" -c "$0"', sql,
+        project,
+        "exec",
+        "-T",
+        "db",
+        "sh",
+        "-c",
+        'psql -v ON_ERROR_STOP=1 -q -At -U "$POSTGRES_USER" -d "$POSTGRES_DB" -c "$0"',
+        sql,
     ).stdout.strip()
 
 
 def make(target: str, project: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(  # noqa: S603 - fixed program
-        ["make", target, f"COMPOSE=docker compose --project-name {project} --file compose.yml", *args],
-        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300, check=False,
+        [
+            "make",
+            target,
+            f"COMPOSE=docker compose --project-name {project} --file compose.yml",
+            *args,
+        ],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
 
 
@@ -50,6 +66,8 @@ def migrated_empty_stack(project: str) -> None:
 
 
 class RestoreDrill(unittest.TestCase):
+    backup: subprocess.CompletedProcess[str]
+
     @classmethod
     def setUpClass(cls) -> None:
         migrated_empty_stack(SOURCE)
@@ -81,12 +99,22 @@ class RestoreDrill(unittest.TestCase):
         self.assertEqual(target, source)
         # The restored tables are the owner's and the app's grants came back with them.
         self.assertEqual(
-            psql(TARGET, "SELECT string_agg(DISTINCT tableowner, ',') FROM pg_tables WHERE schemaname = 'public'"),
+            psql(
+                TARGET,
+                "SELECT string_agg(DISTINCT tableowner, ',') FROM pg_tables"
+                " WHERE schemaname = 'public'",
+            ),
             "app_owner",
         )
-        self.assertEqual(psql(TARGET, "SELECT has_table_privilege('app', 'items', 'SELECT, INSERT')"), "t")
         self.assertEqual(
-            psql(TARGET, "SELECT has_table_privilege('app', 'alembic_version', 'INSERT, UPDATE, DELETE')"), "f"
+            psql(TARGET, "SELECT has_table_privilege('app', 'items', 'SELECT, INSERT')"), "t"
+        )
+        self.assertEqual(
+            psql(
+                TARGET,
+                "SELECT has_table_privilege('app', 'alembic_version', 'INSERT, UPDATE, DELETE')",
+            ),
+            "f",
         )
 
         # Again: the database now holds rows, so it is refused, and done only when forced.

@@ -13,7 +13,7 @@ import pytest
 
 from app.__main__ import main
 from app.core.bootstrap import Bootstrap, BootstrapError, RolePlan, bootstrap_database
-from app.core.config import BootstrapSettings, Settings, load_settings
+from app.core.config import BootstrapSettings, Settings
 from tests.unit.support import changed
 
 
@@ -85,7 +85,10 @@ async def test_the_app_role_reads_and_writes_rows_of_the_owners_new_tables(plan:
         await app.execute("UPDATE widgets SET name = 'b'")
         assert await app.fetchval("SELECT name FROM widgets") == "b"
         await app.execute("DELETE FROM widgets")
-        assert await app.fetchval("SELECT rolsuper FROM pg_roles WHERE rolname = current_user") is False
+        assert (
+            await app.fetchval("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+            is False
+        )
     finally:
         await app.close()
 
@@ -131,7 +134,9 @@ async def test_the_app_role_cannot_connect_to_the_shared_databases(
         await connect(plan.app, plan.app_password, database)
     admin = await asyncpg.connect(admin_url())
     try:
-        assert not await admin.fetchval("SELECT has_database_privilege('public', $1, 'CONNECT')", database)
+        assert not await admin.fetchval(
+            "SELECT has_database_privilege('public', $1, 'CONNECT')", database
+        )
     finally:
         await admin.close()
 
@@ -173,5 +178,8 @@ async def test_owner_and_app_must_differ(settings: Settings) -> None:
     same = changed(settings, postgres_user="app_owner")
     with pytest.raises(BootstrapError, match="two roles"):
         await bootstrap_database(
-            same, BootstrapSettings(postgres_owner="app_owner", database_admin_url="postgresql://admin@db/postgres"),
+            same,
+            BootstrapSettings(
+                postgres_owner="app_owner", database_admin_url="postgresql://admin@db/postgres"
+            ),
         )
