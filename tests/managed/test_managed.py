@@ -135,6 +135,8 @@ class ManagedPostgres(unittest.TestCase):
         compose("down", "--volumes", "--remove-orphans", check=False)
         docker("volume", "rm", "--force", TLS_VOLUME, check=False)
         cls.secrets_dir.cleanup()
+        for name in ("MANAGED_TLS_VOLUME", "POSTGRES_ADMIN_URL_FILE", "EDGE_PORT"):
+            os.environ.pop(name, None)
 
     def test_the_admin_is_not_a_superuser(self) -> None:
         admin = psql(
