@@ -249,11 +249,17 @@ alerts: config build ## The alert rules in a real Prometheus: Postgres stopped, 
 # The stack on a Postgres shaped like a managed platform's (tests/managed): a non-superuser
 # admin, TLS required with a test CA's certificate, pg_hba.conf out of reach.
 export MANAGED_PROJECT = $(PROJECT)-managed
+# The PgBouncer image (deploy/pgbouncer), built from Debian's package; PGBOUNCER_BASE_IMAGE names
+# a mirror's copy of its base, as PYTHON_IMAGE does for the app's.
+PGBOUNCER_IMAGE ?= fastapi-starter-pgbouncer:local
+export PGBOUNCER_IMAGE
 MANAGED_STACK = $(COMPOSE) --project-name $(MANAGED_PROJECT) -f compose.yml -f tests/managed/compose.managed.yml
 
 .PHONY: managed
-managed: config build ## Managed-Postgres rehearsal (bootstrap-db as a non-superuser admin, TLS verify-full) and the restore drill
-	@# The stack and its TLS volume are removed whatever the outcome; the exit status is the tests'.
+managed: config build ## Managed-Postgres rehearsal (non-superuser admin, TLS verify-full), PgBouncer pooling under load, the restore drill
+	docker build --quiet --tag $(PGBOUNCER_IMAGE) \
+	  $(if $(PGBOUNCER_BASE_IMAGE),--build-arg PGBOUNCER_BASE_IMAGE=$(PGBOUNCER_BASE_IMAGE)) deploy/pgbouncer
+	@# The stacks and the TLS volume are removed whatever the outcome; the exit status is the tests'.
 	status=0; python3 -m unittest discover --start-directory tests/managed --top-level-directory . \
 	  --verbose || status=$$?; MANAGED_TLS_VOLUME=none $(MANAGED_STACK) down --volumes --remove-orphans >/dev/null 2>&1; \
 	  docker volume rm --force $(MANAGED_PROJECT)-tls >/dev/null 2>&1; exit $$status
@@ -319,6 +325,8 @@ clean: config ## Remove containers, volumes, test stacks and caches (keeps .env 
 	docker volume rm --force $(MANAGED_PROJECT)-tls
 	$(COMPOSE) --project-name $(MANAGED_PROJECT)-backup -f compose.yml down --volumes --remove-orphans
 	$(COMPOSE) --project-name $(MANAGED_PROJECT)-restored -f compose.yml down --volumes --remove-orphans
+	$(COMPOSE) --project-name $(MANAGED_PROJECT)-pooling -f compose.yml \
+	  -f deploy/pgbouncer/compose.pgbouncer.yml down --volumes --remove-orphans
 	$(COMPOSE) --project-name $(BENCH_PROJECT) -f compose.yml -f bench/compose.bench.yml down --volumes --remove-orphans
 	$(COMPOSE) --project-name $(SMOKE_PROJECT)-edge -f compose.yml down --volumes --remove-orphans
 	deploy/swarm/stack down

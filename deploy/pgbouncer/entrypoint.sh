@@ -45,6 +45,7 @@ server_idle_timeout = 60
 admin_users =
 stats_users =
 INI
-# The statement timeout of every server connection (PgBouncer's per-database options).
-sed -i "s|^\* = .*|& options=-cstatement_timeout=${PGBOUNCER_STATEMENT_TIMEOUT:-5000}|" "$dir/pgbouncer.ini"
+# The statement timeout of every server connection, set once when PgBouncer opens it.
+sed -i "s|^\* = .*|& connect_query='SET statement_timeout = ${PGBOUNCER_STATEMENT_TIMEOUT:-5000}'|" \
+  "$dir/pgbouncer.ini"
 exec pgbouncer "$dir/pgbouncer.ini"
