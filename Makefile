@@ -256,7 +256,7 @@ export PGBOUNCER_IMAGE
 MANAGED_STACK = $(COMPOSE) --project-name $(MANAGED_PROJECT) -f compose.yml -f tests/managed/compose.managed.yml
 
 .PHONY: managed
-managed: config build ## Managed-Postgres rehearsal (non-superuser admin, TLS verify-full), PgBouncer pooling under load, the restore drill
+managed: config build ## Managed-Postgres rehearsal (non-superuser admin, TLS verify-full), PgBouncer under load, Redis Cluster, the restore drill
 	docker build --quiet --tag $(PGBOUNCER_IMAGE) \
 	  $(if $(PGBOUNCER_BASE_IMAGE),--build-arg PGBOUNCER_BASE_IMAGE=$(PGBOUNCER_BASE_IMAGE)) deploy/pgbouncer
 	@# The stacks and the TLS volume are removed whatever the outcome; the exit status is the tests'.
@@ -327,6 +327,8 @@ clean: config ## Remove containers, volumes, test stacks and caches (keeps .env 
 	$(COMPOSE) --project-name $(MANAGED_PROJECT)-restored -f compose.yml down --volumes --remove-orphans
 	$(COMPOSE) --project-name $(MANAGED_PROJECT)-pooling -f compose.yml \
 	  -f deploy/pgbouncer/compose.pgbouncer.yml down --volumes --remove-orphans
+	$(COMPOSE) --project-name $(MANAGED_PROJECT)-cluster -f compose.yml \
+	  -f tests/managed/compose.cluster.yml down --volumes --remove-orphans
 	$(COMPOSE) --project-name $(BENCH_PROJECT) -f compose.yml -f bench/compose.bench.yml down --volumes --remove-orphans
 	$(COMPOSE) --project-name $(SMOKE_PROJECT)-edge -f compose.yml down --volumes --remove-orphans
 	deploy/swarm/stack down

@@ -111,6 +111,9 @@ class Settings(SettingsBase):
 
     # rediss:// for TLS, whose server certificate is then always verified (host name included).
     redis_url: SecretStr = SecretStr("redis://localhost:6379/0")
+    # REDIS_URL names a node of a Redis Cluster (ElastiCache cluster mode, Memorystore Cluster):
+    # the client follows the cluster's slots. Not for the queue store, which needs one node.
+    redis_cluster: bool = False
     # A secret (the file /run/secrets/redis_password); empty: none, or the one in redis_url.
     redis_password: SecretStr = SecretStr("")
     # The CA bundle (PEM) that rediss:// URLs (REDIS_URL, QUEUE_REDIS_URL) trust; unset: the

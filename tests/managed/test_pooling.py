@@ -30,7 +30,11 @@ def compose(*args: str, **options: Any) -> subprocess.CompletedProcess[str]:
 def server_connections() -> int:
     """Postgres backends serving clients (PgBouncer's, the worker's, the scheduler's)."""
     output = compose(
-        "exec", "-T", "db", "sh", "-c",
+        "exec",
+        "-T",
+        "db",
+        "sh",
+        "-c",
         'psql -q -At -U "$POSTGRES_USER" -d "$POSTGRES_DB" -c "$0"',
         "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'"
         " AND usename <> current_user",
@@ -49,7 +53,11 @@ class Traffic:
         self.lock = threading.Lock()
 
     def request(
-        self, connection: http.client.HTTPConnection, kind: str, method: str, path: str,
+        self,
+        connection: http.client.HTTPConnection,
+        kind: str,
+        method: str,
+        path: str,
         body: Any = None,
     ) -> Any:
         headers = {"X-API-Key": self.api_key}
@@ -71,17 +79,29 @@ class Traffic:
             try:
                 if step % 7 == 1 or not mine:
                     name = f"pool {uuid.uuid4().hex}"
-                    item = self.request(connection, "create", "POST", "/api/v1/items",
-                                        {"name": name, "price": "1.00"})
+                    item = self.request(
+                        connection,
+                        "create",
+                        "POST",
+                        "/api/v1/items",
+                        {"name": name, "price": "1.00"},
+                    )
                     if item:
                         mine.append(item["id"])
                 elif step % 7 == 2:
-                    self.request(connection, "update", "PATCH", f"/api/v1/items/{mine[-1]}",
-                                 {"price": f"{step % 100}.50"})
+                    self.request(
+                        connection,
+                        "update",
+                        "PATCH",
+                        f"/api/v1/items/{mine[-1]}",
+                        {"price": f"{step % 100}.50"},
+                    )
                 elif step % 29 == 0:
                     self.request(connection, "export", "POST", "/api/v1/items/exports")
                 elif step % 2:
-                    self.request(connection, "read", "GET", f"/api/v1/items/{mine[step % len(mine)]}")
+                    self.request(
+                        connection, "read", "GET", f"/api/v1/items/{mine[step % len(mine)]}"
+                    )
                 else:
                     self.request(connection, "list", "GET", "/api/v1/items?limit=20")
             except (OSError, http.client.HTTPException) as error:
@@ -118,7 +138,7 @@ class PoolingThroughPgBouncer(unittest.TestCase):
             peak = max(peak, server_connections())
             time.sleep(1)
         total = sum(traffic.statuses.values())
-        by_kind = collections.Counter()
+        by_kind: collections.Counter[str] = collections.Counter()
         for (kind, _), count in traffic.statuses.items():
             by_kind[kind] += count
         failed = {key: n for key, n in traffic.statuses.items() if key[1] >= 500}
