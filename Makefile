@@ -191,11 +191,12 @@ lint-ci: config lint-deploy ## Check the delivery pipeline and deploy/ offline: 
 	  check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml && \
 	  check-jsonschema --builtin-schema vendor.dependabot .github/dependabot.yml && \
 	  check-jsonschema --builtin-schema vendor.compose-spec compose.yml compose.override.yml && \
-	  hadolint Dockerfile tests/browser/Dockerfile tests/scale/release/Dockerfile && \
+	  hadolint Dockerfile tests/browser/Dockerfile tests/scale/release/Dockerfile deploy/pgbouncer/Dockerfile && \
 	  python tests/pipeline/check_workflow.py && \
 	  python tests/pipeline/check_workflow.py --self-test'
 	$(COMPOSE) -f compose.yml config --quiet
 	$(COMPOSE) -f compose.yml -f compose.override.yml config --quiet
+	$(COMPOSE) -f compose.yml -f deploy/pgbouncer/compose.pgbouncer.yml config --quiet
 	$(TEST_STACK) config --quiet
 	@# Every action pinned to a full commit SHA: a tag can be moved, a commit cannot.
 	@if grep -rnE '^[[:space:]-]*uses:' .github | grep -vE 'uses:[[:space:]]*[^@[:space:]]+@[0-9a-f]{40}([[:space:]]|$$)'; then \
