@@ -33,7 +33,7 @@ Doc = dict[str, Any]
 CLOUD_RUN_KILL_SECONDS = 10
 # taskiq's own margin over WORKER_SHUTDOWN_TIMEOUT_SECONDS (app/worker/__main__.py).
 TASKIQ_MARGIN_SECONDS = 2
-PROCESSES = ("app", "worker", "scheduler", "migrate")
+PROCESSES = ("app", "worker", "scheduler", "migrate", "bootstrap")
 
 
 # --- The sources of truth: the image, compose.yml, Settings -----------------------------------
@@ -538,12 +538,13 @@ def test_the_release_stops_at_once_when_the_migration_job_fails(tmp_path: Path, 
     result, made = release(tmp_path, state)
 
     assert result.returncode == 1, result.stderr
-    assert "the migration failed" in result.stderr
+    # The first Job, the roles' (bootstrap-db), fails: nothing after it is applied.
+    assert "fastapi-starter-bootstrap failed; the old version keeps serving" in result.stderr
     assert "wait --for=condition=complete" not in made
     # The Deployments were never applied: only the selector that leaves them out.
     applies = [line for line in made.splitlines() if line.startswith("apply")]
     assert applies == ["apply -f " + applies[0].split(" ", 2)[2]]
-    assert "notin (app,worker,scheduler)" in applies[0]
+    assert "notin (app,worker,scheduler,migrate)" in applies[0]
 
 
 def test_the_release_rolls_out_after_the_migration_completes(tmp_path: Path) -> None:
