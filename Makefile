@@ -256,10 +256,13 @@ PGBOUNCER_IMAGE ?= fastapi-starter-pgbouncer:local
 export PGBOUNCER_IMAGE
 MANAGED_STACK = $(COMPOSE) --project-name $(MANAGED_PROJECT) -f compose.yml -f tests/managed/compose.managed.yml
 
-.PHONY: managed
-managed: config build ## Managed-Postgres rehearsal (non-superuser admin, TLS verify-full), PgBouncer under load, Redis Cluster, the restore drill
+.PHONY: pgbouncer-build
+pgbouncer-build: ## Build the PgBouncer image (deploy/pgbouncer) as $(PGBOUNCER_IMAGE): Swarm's pooler and the Compose overlay's
 	docker build --quiet --tag $(PGBOUNCER_IMAGE) \
 	  $(if $(PGBOUNCER_BASE_IMAGE),--build-arg PGBOUNCER_BASE_IMAGE=$(PGBOUNCER_BASE_IMAGE)) deploy/pgbouncer
+
+.PHONY: managed
+managed: config build pgbouncer-build ## Managed-Postgres rehearsal (non-superuser admin, TLS verify-full), PgBouncer under load, Redis Cluster, the restore drill
 	@# The stacks and the TLS volume are removed whatever the outcome; the exit status is the tests'.
 	status=0; python3 -m unittest discover --start-directory tests/managed --top-level-directory . \
 	  --verbose || status=$$?; MANAGED_TLS_VOLUME=none $(MANAGED_STACK) down --volumes --remove-orphans >/dev/null 2>&1; \
@@ -301,7 +304,7 @@ recipes: ## Prove the documented recipes (resource, rename, remove the example, 
 	tests/recipes/run
 
 .PHONY: swarm-up
-swarm-up: config build ## Deploy $(APP_IMAGE) as a stack on a single-node swarm (edge on SWARM_PORT, 18090); again to roll out
+swarm-up: config build pgbouncer-build ## Deploy $(APP_IMAGE) as a stack on a single-node swarm (edge on SWARM_PORT, 18090); again to roll out
 	deploy/swarm/stack up
 
 .PHONY: swarm-down
@@ -309,7 +312,7 @@ swarm-down: ## Remove the swarm stack and its volumes; leave the swarm if swarm-
 	deploy/swarm/stack down
 
 .PHONY: scale
-scale: config build ## Scale-out on Swarm: 3 replicas under load; drain, lost replica, rollback, rolling update with a migration
+scale: config build pgbouncer-build ## Scale-out on Swarm: 3 replicas under load; drain, lost replica, rollback, rolling update with a migration
 	@# The stack is removed (and the swarm left, if the suite created it) whatever the outcome.
 	status=0; python3 -m unittest discover --start-directory tests/scale --top-level-directory . \
 	  --verbose || status=$$?; deploy/swarm/stack down; exit $$status
