@@ -299,7 +299,35 @@ def ecs_problems(template: Doc) -> list[str]:
         problems.append(f"task definitions {sorted(containers)}, expected {sorted(PROCESSES)}")
     for name, container in containers.items():
         problems += ecs_container_problems(name, container)
-    return problems + ecs_app_problems(template, containers)
+    return problems + ecs_app_problems(template, containers) + ecs_pooling_problems(containers)
+
+
+# With RdsProxyTarget, the long-running processes connect through the stack's RDS Proxy and trust
+# the system's CAs (the proxy's certificate); bootstrap and the migration always go straight to
+# the database (the proxy knows the app role only), trusting the RDS bundle.
+THROUGH_PROXY = {
+    "POSTGRES_HOST": {
+        "Fn::If": ["UseRdsProxy", {"Fn::GetAtt": "RdsProxy.Endpoint"}, {"Ref": "DatabaseHost"}]
+    },
+    "POSTGRES_SSL_CA_FILE": {
+        "Fn::If": ["UseRdsProxy", "/etc/ssl/certs/ca-certificates.crt", {"Ref": "DatabaseCaFile"}]
+    },
+}
+DIRECT = {
+    "POSTGRES_HOST": {"Ref": "DatabaseHost"},
+    "POSTGRES_SSL_CA_FILE": {"Ref": "DatabaseCaFile"},
+}
+
+
+def ecs_pooling_problems(containers: dict[str, Doc]) -> list[str]:
+    problems = []
+    for name, container in containers.items():
+        expected = DIRECT if name in ("migrate", "bootstrap") else THROUGH_PROXY
+        env = {e["Name"]: e.get("Value") for e in container.get("Environment", [])}
+        for setting, value in expected.items():
+            if env.get(setting) != value:
+                problems.append(f"{name}: {setting} is {env.get(setting)}, expected {value}")
+    return problems
 
 
 def ecs_container_problems(name: str, container: Doc) -> list[str]:
@@ -474,7 +502,13 @@ def test_a_planted_disagreement_is_reported_on_ecs() -> None:
     container["StopTimeout"] = GRACEFUL
     container["Environment"].append({"Name": "POSTGRES_PASWORD", "Value": "typo"})
     container["PortMappings"] = container["PortMappings"][:1]  # the metrics port forgotten
+    worker = template["Resources"]["WorkerTaskDefinition"]["Properties"]["ContainerDefinitions"][0]
+    for variable in worker["Environment"]:
+        if variable["Name"] == "POSTGRES_HOST":  # the worker forgotten behind the proxy
+            variable["Value"] = {"Ref": "DatabaseHost"}
     problems = " | ".join(ecs_problems(template))
+
+    assert "worker: POSTGRES_HOST is {'Ref': 'DatabaseHost'}" in problems
 
     assert "app: ports [8000], expected" in problems
     assert "target group: not the liveness path" in problems
