@@ -162,7 +162,10 @@ def image_of(container: str) -> str:
 def environment_of(name: str) -> dict[str, str]:
     """The environment one of the stack's services is deployed with."""
     spec = docker(
-        "service", "inspect", "--format", "{{json .Spec.TaskTemplate.ContainerSpec.Env}}",
+        "service",
+        "inspect",
+        "--format",
+        "{{json .Spec.TaskTemplate.ContainerSpec.Env}}",
         service(name),
     )
     return dict(line.split("=", 1) for line in json.loads(spec.stdout))

@@ -226,10 +226,11 @@ class ScaleOut(unittest.TestCase):
         with EdgeLoad(item_path, seconds=3) as load:
             time.sleep(3)
         role = swarm.environment_of("app")["POSTGRES_USER"]
-        clients = swarm.psql(
-            "SELECT DISTINCT host(client_addr) FROM pg_stat_activity "
-            f"WHERE usename = '{role}' AND backend_type = 'client backend'"
-        ).split()
+        connections = swarm.psql(
+            "SELECT usename, host(client_addr) FROM pg_stat_activity "
+            "WHERE backend_type = 'client backend' AND client_addr IS NOT NULL"
+        ).splitlines()
+        clients = sorted({line.split("|")[1] for line in connections if line.split("|")[0] == role})
         pgbouncer = swarm.addresses("pgbouncer")
         direct = swarm.addresses("app") | swarm.addresses("worker") | swarm.addresses("scheduler")
         report(
