@@ -97,12 +97,23 @@ psql: ## Open psql on the running database (as its superuser, through the socket
 
 .PHONY: db-roles
 db-roles: config ## Set up the database roles on an existing volume, or upgrade an old one (idempotent)
-	@# The script a fresh volume runs at init, as the volume's superuser through the socket: it
-	@# creates the owner and app roles, sets every password from its file, and upgrades a
-	@# volume whose superuser was the app's own role. `make up` runs it; with compose.yml
-	@# alone, run it with COMPOSE="docker compose -f compose.yml", then start the stack.
+	@# First the platform's side, as the volume's superuser through the socket (the script a
+	@# fresh volume runs at init): the admin role (CREATEROLE, CREATEDB, not a superuser), and
+	@# the upgrade of older layouts. Then bootstrap-db, as that admin: the owner and app roles,
+	@# their passwords and privileges. `make up` runs it; with compose.yml alone, run it with
+	@# COMPOSE="docker compose -f compose.yml", then start the stack.
 	$(COMPOSE) up --detach --wait db
 	$(COMPOSE) exec -T --user postgres db /docker-entrypoint-initdb.d/10-roles.sh
+	$(COMPOSE) run --rm --build bootstrap
+
+.PHONY: backup
+backup: config ## Dump the database (pg_dump -Fc) into backups/, named by time (COMPOSE= for another stack)
+	COMPOSE="$(COMPOSE)" scripts/backup dump
+
+.PHONY: restore
+restore: config ## Restore a dump into a fresh stack: make restore file=backups/... (force=1 over rows)
+	@test -n "$(file)" || { echo 'usage: make restore file=backups/<name>.dump [force=1]' >&2; exit 2; }
+	COMPOSE="$(COMPOSE)" scripts/backup restore "$(file)" $(if $(force),force)
 
 .PHONY: migrate
 migrate: config ## Apply the migrations (alembic upgrade head)
@@ -180,11 +191,12 @@ lint-ci: config lint-deploy ## Check the delivery pipeline and deploy/ offline: 
 	  check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml && \
 	  check-jsonschema --builtin-schema vendor.dependabot .github/dependabot.yml && \
 	  check-jsonschema --builtin-schema vendor.compose-spec compose.yml compose.override.yml && \
-	  hadolint Dockerfile tests/browser/Dockerfile tests/scale/release/Dockerfile && \
+	  hadolint Dockerfile tests/browser/Dockerfile tests/scale/release/Dockerfile deploy/pgbouncer/Dockerfile && \
 	  python tests/pipeline/check_workflow.py && \
 	  python tests/pipeline/check_workflow.py --self-test'
 	$(COMPOSE) -f compose.yml config --quiet
 	$(COMPOSE) -f compose.yml -f compose.override.yml config --quiet
+	$(COMPOSE) -f compose.yml -f deploy/pgbouncer/compose.pgbouncer.yml config --quiet
 	$(TEST_STACK) config --quiet
 	@# Every action pinned to a full commit SHA: a tag can be moved, a commit cannot.
 	@if grep -rnE '^[[:space:]-]*uses:' .github | grep -vE 'uses:[[:space:]]*[^@[:space:]]+@[0-9a-f]{40}([[:space:]]|$$)'; then \
@@ -235,6 +247,27 @@ alerts: config build ## The alert rules in a real Prometheus: Postgres stopped, 
 	status=0; python3 -m unittest discover --start-directory tests/alerts --top-level-directory . \
 	  --verbose || status=$$?; $(ALERTS_STACK) down --volumes --remove-orphans >/dev/null 2>&1; exit $$status
 
+# The stack on a Postgres shaped like a managed platform's (tests/managed): a non-superuser
+# admin, TLS required with a test CA's certificate, pg_hba.conf out of reach.
+export MANAGED_PROJECT = $(PROJECT)-managed
+# The PgBouncer image (deploy/pgbouncer), built from Debian's package; PGBOUNCER_BASE_IMAGE names
+# a mirror's copy of its base, as PYTHON_IMAGE does for the app's.
+PGBOUNCER_IMAGE ?= fastapi-starter-pgbouncer:local
+export PGBOUNCER_IMAGE
+MANAGED_STACK = $(COMPOSE) --project-name $(MANAGED_PROJECT) -f compose.yml -f tests/managed/compose.managed.yml
+
+.PHONY: pgbouncer-build
+pgbouncer-build: ## Build the PgBouncer image (deploy/pgbouncer) as $(PGBOUNCER_IMAGE): Swarm's pooler and the Compose overlay's
+	docker build --quiet --tag $(PGBOUNCER_IMAGE) \
+	  $(if $(PGBOUNCER_BASE_IMAGE),--build-arg PGBOUNCER_BASE_IMAGE=$(PGBOUNCER_BASE_IMAGE)) deploy/pgbouncer
+
+.PHONY: managed
+managed: config build pgbouncer-build ## Managed-Postgres rehearsal (non-superuser admin, TLS verify-full), PgBouncer under load, Redis Cluster, the restore drill
+	@# The stacks and the TLS volume are removed whatever the outcome; the exit status is the tests'.
+	status=0; python3 -m unittest discover --start-directory tests/managed --top-level-directory . \
+	  --verbose || status=$$?; MANAGED_TLS_VOLUME=none $(MANAGED_STACK) down --volumes --remove-orphans >/dev/null 2>&1; \
+	  docker volume rm --force $(MANAGED_PROJECT)-tls >/dev/null 2>&1; exit $$status
+
 .PHONY: chaos
 chaos: config build ## Faults, concurrency, fuzzing and hostile input against the compose.yml stack
 	$(COMPOSE) build tests
@@ -271,7 +304,7 @@ recipes: ## Prove the documented recipes (resource, rename, remove the example, 
 	tests/recipes/run
 
 .PHONY: swarm-up
-swarm-up: config build ## Deploy $(APP_IMAGE) as a stack on a single-node swarm (edge on SWARM_PORT, 18090); again to roll out
+swarm-up: config build pgbouncer-build ## Deploy $(APP_IMAGE) as a stack on a single-node swarm (edge on SWARM_PORT, 18090); again to roll out
 	deploy/swarm/stack up
 
 .PHONY: swarm-down
@@ -279,7 +312,7 @@ swarm-down: ## Remove the swarm stack and its volumes; leave the swarm if swarm-
 	deploy/swarm/stack down
 
 .PHONY: scale
-scale: config build ## Scale-out on Swarm: 3 replicas under load; drain, lost replica, rollback, rolling update with a migration
+scale: config build pgbouncer-build ## Scale-out on Swarm: 3 replicas under load; drain, lost replica, rollback, rolling update with a migration
 	@# The stack is removed (and the swarm left, if the suite created it) whatever the outcome.
 	status=0; python3 -m unittest discover --start-directory tests/scale --top-level-directory . \
 	  --verbose || status=$$?; deploy/swarm/stack down; exit $$status
@@ -292,6 +325,14 @@ clean: config ## Remove containers, volumes, test stacks and caches (keeps .env 
 	$(COMPOSE) --project-name $(SMOKE_PROJECT)-upgrade -f compose.yml down --volumes --remove-orphans
 	$(CHAOS) down --volumes --remove-orphans
 	$(ALERTS_STACK) down --volumes --remove-orphans
+	MANAGED_TLS_VOLUME=none $(MANAGED_STACK) down --volumes --remove-orphans
+	docker volume rm --force $(MANAGED_PROJECT)-tls
+	$(COMPOSE) --project-name $(MANAGED_PROJECT)-backup -f compose.yml down --volumes --remove-orphans
+	$(COMPOSE) --project-name $(MANAGED_PROJECT)-restored -f compose.yml down --volumes --remove-orphans
+	$(COMPOSE) --project-name $(MANAGED_PROJECT)-pooling -f compose.yml \
+	  -f deploy/pgbouncer/compose.pgbouncer.yml down --volumes --remove-orphans
+	$(COMPOSE) --project-name $(MANAGED_PROJECT)-cluster -f compose.yml \
+	  -f tests/managed/compose.cluster.yml down --volumes --remove-orphans
 	$(COMPOSE) --project-name $(BENCH_PROJECT) -f compose.yml -f bench/compose.bench.yml down --volumes --remove-orphans
 	$(COMPOSE) --project-name $(SMOKE_PROJECT)-edge -f compose.yml down --volumes --remove-orphans
 	deploy/swarm/stack down

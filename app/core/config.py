@@ -94,6 +94,13 @@ class Settings(SettingsBase):
     postgres_user: str = "app"
     postgres_password: SecretStr = SecretStr("")
     postgres_db: str = "app"
+    # TLS to Postgres: "disable"; "prefer" (TLS if the server offers it, unverified: the Compose
+    # stack's); "require" (TLS, unverified); "verify-full" (TLS, the server's certificate
+    # checked against POSTGRES_SSL_CA_FILE and its name against POSTGRES_HOST: production's).
+    postgres_ssl_mode: Literal["disable", "prefer", "require", "verify-full"] = "prefer"
+    # The CA bundle verify-full trusts (PEM): the RDS global bundle, Cloud SQL's server CA.
+    # Unset: the system's trusted CAs.
+    postgres_ssl_ca_file: Path | None = None
     # Per server process. Steady connections, no overflow: an overflow connection is opened and
     # closed again under sustained load, each time paying for authentication.
     db_pool_size: PositiveInt = 10
@@ -102,9 +109,16 @@ class Settings(SettingsBase):
     db_connect_timeout_seconds: PositiveFloat = 1.5
     db_statement_timeout_ms: PositiveInt = 5000
 
+    # rediss:// for TLS, whose server certificate is then always verified (host name included).
     redis_url: SecretStr = SecretStr("redis://localhost:6379/0")
+    # REDIS_URL names a node of a Redis Cluster (ElastiCache cluster mode, Memorystore Cluster):
+    # the client follows the cluster's slots. Not for the queue store, which needs one node.
+    redis_cluster: bool = False
     # A secret (the file /run/secrets/redis_password); empty: none, or the one in redis_url.
     redis_password: SecretStr = SecretStr("")
+    # The CA bundle (PEM) that rediss:// URLs (REDIS_URL, QUEUE_REDIS_URL) trust; unset: the
+    # system's trusted CAs.
+    redis_ssl_ca_file: Path | None = None
     redis_socket_timeout_seconds: PositiveFloat = 1.0
     redis_max_connections: PositiveInt = 50
     # After a Redis failure, skip Redis for this long: an outage costs one timeout, not one
@@ -152,6 +166,31 @@ class Settings(SettingsBase):
             port=self.postgres_port,
             database=self.postgres_db,
         )
+
+
+class BootstrapSettings(SettingsBase):
+    """``python -m app bootstrap-db`` (app/core/bootstrap.py): the one-off step that creates the
+    database's roles as a managed platform's admin. With Settings' POSTGRES_USER (the app's
+    role), POSTGRES_PASSWORD, POSTGRES_DB and the TLS settings."""
+
+    # The admin's URL, postgresql://user:password@host:port/database[?sslmode=...&sslrootcert=...]:
+    # a role with CREATEROLE and CREATEDB, not a superuser (RDS's master user, Cloud SQL's
+    # postgres). A secret (the file /run/secrets/database_admin_url).
+    database_admin_url: SecretStr = SecretStr("")
+    # A file that holds the admin's URL instead (a platform's own secret mount).
+    database_admin_url_file: Path | None = None
+    # The role that owns the database, its schema and its tables: migrations connect as it.
+    postgres_owner: str = "app_owner"
+    # Its password: a secret (the file /run/secrets/postgres_owner_password).
+    postgres_owner_password: SecretStr = SecretStr("")
+    # Whether the owner may create databases (the test stack's: its tests create their own).
+    postgres_owner_createdb: bool = False
+
+    def admin_url(self) -> str:
+        """The admin's URL, from DATABASE_ADMIN_URL_FILE when set, else DATABASE_ADMIN_URL."""
+        if self.database_admin_url_file is not None:
+            return self.database_admin_url_file.read_text().strip()
+        return self.database_admin_url.get_secret_value().strip()
 
 
 def load_settings(secrets_dir: Path = SECRETS_DIR) -> Settings:

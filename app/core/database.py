@@ -1,6 +1,7 @@
 """PostgreSQL: one async engine per process (SQLAlchemy 2 on asyncpg), its sessions, and Base."""
 
-from typing import Any
+import ssl
+from typing import Any, Literal
 
 from sqlalchemy import MetaData, event
 from sqlalchemy.ext.asyncio import (
@@ -35,6 +36,23 @@ def command_deadline_seconds(settings: Settings) -> float:
     return settings.db_statement_timeout_ms / 1000 + 1
 
 
+def postgres_ssl(settings: Settings) -> ssl.SSLContext | Literal["prefer", False]:
+    """asyncpg's ``ssl`` for POSTGRES_SSL_MODE: verify-full checks the certificate's chain
+    (POSTGRES_SSL_CA_FILE, else the system's CAs) and its name; require encrypts unverified."""
+    match settings.postgres_ssl_mode:
+        case "disable":
+            return False
+        case "prefer":
+            return "prefer"
+        case "require":
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            return context
+        case "verify-full":
+            return ssl.create_default_context(cafile=settings.postgres_ssl_ca_file)
+
+
 def create_engine(settings: Settings) -> AsyncEngine:
     """A sized pool that never hands out a dead connection and never waits forever."""
     engine = create_async_engine(
@@ -51,6 +69,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         connect_args={
             # Connecting, authentication included, is bounded...
             "timeout": settings.db_connect_timeout_seconds,
+            "ssl": postgres_ssl(settings),
             # ...and so is every statement, whatever the server does.
             "command_timeout": command_deadline_seconds(settings),
             "server_settings": {

@@ -6,18 +6,30 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from typing import Any, cast
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import MaxConnectionsError, RedisError
 
 from app.core.config import Settings
 
 
+def redis_tls(settings: Settings, url: str) -> dict[str, Any]:
+    """The CA bundle a rediss:// URL trusts (REDIS_SSL_CA_FILE); redis-py verifies the server's
+    certificate and name by default. Nothing for redis://, whose connections take no TLS option."""
+    if settings.redis_ssl_ca_file is None or not url.startswith("rediss://"):
+        return {}
+    return {"ssl_ca_certs": str(settings.redis_ssl_ca_file)}
+
+
 def create_redis(settings: Settings) -> Redis:
     """A client that fails fast: Redis is a cache here, and the caller decides what a miss means."""
+    if settings.redis_cluster:
+        return create_cluster_client(settings)
     pool = BlockingConnectionPool.from_url(
         settings.redis_url.get_secret_value(),
         max_connections=settings.redis_max_connections,
@@ -33,13 +45,36 @@ def create_redis(settings: Settings) -> Redis:
         # only stretch the time a caller waits when Redis is really down.
         retry=Retry(NoBackoff(), retries=1),
         health_check_interval=30,
+        **redis_tls(settings, settings.redis_url.get_secret_value()),
     )
     return Redis.from_pool(pool)  # the client owns the pool: closing one closes both
 
 
+def create_cluster_client(settings: Settings) -> Redis:
+    """A Redis Cluster client (REDIS_CLUSTER): it learns the slots from the node REDIS_URL names
+    and sends each command to the node that holds its key. Every script here touches one key,
+    so each runs whole on one node. The same command methods as Redis' (hence the cast)."""
+    cluster = RedisCluster.from_url(
+        settings.redis_url.get_secret_value(),
+        password=settings.redis_password.get_secret_value() or None,
+        # Per node. Past it the cluster client refuses at once (MaxConnectionsError) instead of
+        # waiting: is_pool_exhausted counts that as overload too, never as an outage.
+        max_connections=settings.redis_max_connections,
+        socket_timeout=settings.redis_socket_timeout_seconds,
+        socket_connect_timeout=settings.redis_socket_timeout_seconds,
+        retry=Retry(NoBackoff(), retries=1),
+        health_check_interval=30,
+        **redis_tls(settings, settings.redis_url.get_secret_value()),
+    )
+    return cast("Redis", cluster)
+
+
 def is_pool_exhausted(error: BaseException) -> bool:
-    """Every connection stayed busy for the whole wait: this process is overloaded, Redis is
-    not down (redis-py raises a ConnectionError caused by the wait's timeout)."""
+    """Every connection stayed busy: this process is overloaded, Redis is not down. redis-py
+    raises a ConnectionError caused by the wait's timeout (a single node's blocking pool), or
+    MaxConnectionsError at once (a cluster client's pool, which does not wait)."""
+    if isinstance(error, MaxConnectionsError):
+        return True
     return isinstance(error, RedisConnectionError) and isinstance(error.__cause__, TimeoutError)
 
 

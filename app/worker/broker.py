@@ -31,6 +31,7 @@ from taskiq_redis import RedisStreamBroker
 
 from app.core.config import get_settings
 from app.core.logging import configure_logging, job_id_var
+from app.core.redis import redis_tls
 from app.core.resources import Resources
 from app.observability.jobs import JobObservability, QueueDepthCollector, queue_store_client
 from app.observability.multiprocess import aggregating_registry, serve
@@ -112,6 +113,7 @@ broker = ReclaimingRedisStreamBroker(
     unacknowledged_lock_timeout=30,
     socket_timeout=settings.redis_socket_timeout_seconds * 5,
     socket_connect_timeout=settings.redis_socket_timeout_seconds,
+    **redis_tls(settings, settings.queue_redis_url.get_secret_value()),
     # A pooled connection the queue store closed (a restart) is replaced at once, not failed:
     # one immediate retry, and a ping before reusing a connection idle for 30 s.
     retry=Retry(NoBackoff(), retries=1),

@@ -6,7 +6,7 @@ cost with no framework, no ORM and no code of ours. Connection settings are the 
 import json
 import uuid
 
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg
 from starlette.types import Receive, Scope, Send
 
 from app.core.config import get_settings

@@ -302,8 +302,7 @@ class ComposeStack(unittest.TestCase):
             "migrate": {"postgres_password": "postgres_owner_password"},
             "db": {
                 "postgres_superuser_password": "postgres_superuser_password",
-                "postgres_owner_password": "postgres_owner_password",
-                "postgres_app_password": "postgres_password",
+                "postgres_admin_password": "postgres_admin_password",
             },
             "redis": {"redis_acl": "redis_acl"},
         }

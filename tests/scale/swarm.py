@@ -159,6 +159,32 @@ def image_of(container: str) -> str:
     return docker("inspect", "--format", "{{.Config.Image}}", container).stdout.strip()
 
 
+def environment_of(name: str) -> dict[str, str]:
+    """The environment one of the stack's services is deployed with."""
+    spec = docker(
+        "service",
+        "inspect",
+        "--format",
+        "{{json .Spec.TaskTemplate.ContainerSpec.Env}}",
+        service(name),
+    )
+    return dict(line.split("=", 1) for line in json.loads(spec.stdout))
+
+
+def addresses(name: str) -> set[str]:
+    """Every address the running containers of one of the stack's services have."""
+    found: set[str] = set()
+    for container in containers(name):
+        networks = docker(
+            "inspect",
+            "--format",
+            "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}",
+            container,
+        )
+        found.update(networks.stdout.split())
+    return found
+
+
 def psql(sql: str) -> str:
     """SQL as the database's superuser, through the db container's socket."""
     (db,) = containers("db")

@@ -219,6 +219,29 @@ class ScaleOut(unittest.TestCase):
         )
         self.assertEqual(load.failed(), [])
 
+    def test_7_the_app_reaches_postgres_through_pgbouncer(self) -> None:
+        # After the load above, the app's role holds server connections (PgBouncer keeps an
+        # idle one 60 s): each one's client is PgBouncer, never a replica, a worker or the
+        # scheduler.
+        with EdgeLoad(item_path, seconds=3) as load:
+            time.sleep(3)
+        role = swarm.environment_of("app")["POSTGRES_USER"]
+        connections = swarm.psql(
+            "SELECT usename, host(client_addr) FROM pg_stat_activity "
+            "WHERE backend_type = 'client backend' AND client_addr IS NOT NULL"
+        ).splitlines()
+        clients = sorted({line.split("|")[1] for line in connections if line.split("|")[0] == role})
+        pgbouncer = swarm.addresses("pgbouncer")
+        direct = swarm.addresses("app") | swarm.addresses("worker") | swarm.addresses("scheduler")
+        report(
+            f"the app role's connections come from {clients}; PgBouncer is {sorted(pgbouncer)}; "
+            f"load: {load.summary()}"
+        )
+        self.assertTrue(clients)
+        self.assertLessEqual(set(clients), pgbouncer)
+        self.assertFalse(set(clients) & direct)
+        self.assertEqual(load.failed(), [])
+
 
 def wait_for_drain_line(container: str) -> float:
     """Until the replica logs that it drains (its SIGTERM); how long after it that was seen."""

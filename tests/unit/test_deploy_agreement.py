@@ -34,7 +34,7 @@ Doc = dict[str, Any]
 CLOUD_RUN_KILL_SECONDS = 10
 # taskiq's own margin over WORKER_SHUTDOWN_TIMEOUT_SECONDS (app/worker/__main__.py).
 TASKIQ_MARGIN_SECONDS = 2
-PROCESSES = ("app", "worker", "scheduler", "migrate")
+PROCESSES = ("app", "worker", "scheduler", "migrate", "bootstrap")
 
 
 # --- The sources of truth: the image, compose.yml, Settings -----------------------------------
@@ -284,7 +284,35 @@ def ecs_problems(template: Doc) -> list[str]:
         problems.append(f"task definitions {sorted(containers)}, expected {sorted(PROCESSES)}")
     for name, container in containers.items():
         problems += ecs_container_problems(name, container)
-    return problems + ecs_app_problems(template, containers)
+    return problems + ecs_app_problems(template, containers) + ecs_pooling_problems(containers)
+
+
+# With RdsProxyTarget, the long-running processes connect through the stack's RDS Proxy and trust
+# the system's CAs (the proxy's certificate); bootstrap and the migration always go straight to
+# the database (the proxy knows the app role only), trusting the RDS bundle.
+THROUGH_PROXY = {
+    "POSTGRES_HOST": {
+        "Fn::If": ["UseRdsProxy", {"Fn::GetAtt": "RdsProxy.Endpoint"}, {"Ref": "DatabaseHost"}]
+    },
+    "POSTGRES_SSL_CA_FILE": {
+        "Fn::If": ["UseRdsProxy", "/etc/ssl/certs/ca-certificates.crt", {"Ref": "DatabaseCaFile"}]
+    },
+}
+DIRECT = {
+    "POSTGRES_HOST": {"Ref": "DatabaseHost"},
+    "POSTGRES_SSL_CA_FILE": {"Ref": "DatabaseCaFile"},
+}
+
+
+def ecs_pooling_problems(containers: dict[str, Doc]) -> list[str]:
+    problems = []
+    for name, container in containers.items():
+        expected = DIRECT if name in ("migrate", "bootstrap") else THROUGH_PROXY
+        env = {e["Name"]: e.get("Value") for e in container.get("Environment", [])}
+        for setting, value in expected.items():
+            if env.get(setting) != value:
+                problems.append(f"{name}: {setting} is {env.get(setting)}, expected {value}")
+    return problems
 
 
 def ecs_container_problems(name: str, container: Doc) -> list[str]:
@@ -459,7 +487,13 @@ def test_a_planted_disagreement_is_reported_on_ecs() -> None:
     container["StopTimeout"] = GRACEFUL
     container["Environment"].append({"Name": "POSTGRES_PASWORD", "Value": "typo"})
     container["PortMappings"] = container["PortMappings"][:1]  # the metrics port forgotten
+    worker = template["Resources"]["WorkerTaskDefinition"]["Properties"]["ContainerDefinitions"][0]
+    for variable in worker["Environment"]:
+        if variable["Name"] == "POSTGRES_HOST":  # the worker forgotten behind the proxy
+            variable["Value"] = {"Ref": "DatabaseHost"}
     problems = " | ".join(ecs_problems(template))
+
+    assert "worker: POSTGRES_HOST is {'Ref': 'DatabaseHost'}" in problems
 
     assert "app: ports [8000], expected" in problems
     assert "target group: not the liveness path" in problems
@@ -523,12 +557,13 @@ def test_the_release_stops_at_once_when_the_migration_job_fails(tmp_path: Path, 
     result, made = release(tmp_path, state)
 
     assert result.returncode == 1, result.stderr
-    assert "the migration failed" in result.stderr
+    # The first Job, the roles' (bootstrap-db), fails: nothing after it is applied.
+    assert "fastapi-starter-bootstrap failed; the old version keeps serving" in result.stderr
     assert "wait --for=condition=complete" not in made
     # The Deployments were never applied: only the selector that leaves them out.
     applies = [line for line in made.splitlines() if line.startswith("apply")]
     assert applies == ["apply -f " + applies[0].split(" ", 2)[2]]
-    assert "notin (app,worker,scheduler)" in applies[0]
+    assert "notin (app,worker,scheduler,migrate)" in applies[0]
 
 
 def test_the_release_rolls_out_after_the_migration_completes(tmp_path: Path) -> None:

@@ -35,6 +35,9 @@ STACK_VARIABLES = {
     "POSTGRES_PASSWORD_FILE",
     "POSTGRES_OWNER_PASSWORD_FILE",
     "POSTGRES_SUPERUSER_PASSWORD_FILE",
+    "POSTGRES_ADMIN",
+    "POSTGRES_ADMIN_PASSWORD_FILE",
+    "POSTGRES_ADMIN_URL_FILE",
     "API_KEYS_FILE",
     "REDIS_PASSWORD_FILE",
     "REDIS_ACL_FILE",
@@ -53,6 +56,11 @@ NOT_PASSED_THROUGH = {
     "POSTGRES_PASSWORD": "a secret file (/run/secrets), never an environment variable",
     "API_KEYS": "a secret file (/run/secrets), never an environment variable",
     "REDIS_PASSWORD": "a secret file (/run/secrets), never an environment variable",
+    "DATABASE_ADMIN_URL": "a secret file (/run/secrets), the bootstrap service's only",
+    "DATABASE_ADMIN_URL_FILE": "the bootstrap service reads the secret file instead",
+    "POSTGRES_OWNER_PASSWORD": "a secret file (/run/secrets), the bootstrap service's only",
+    "POSTGRES_OWNER": "the bootstrap service's own environment",
+    "POSTGRES_OWNER_CREATEDB": "the bootstrap service's own environment",
 }
 
 

@@ -1,40 +1,44 @@
 #!/usr/bin/env bash
-# The database's roles, so that the app is not a superuser:
-#   POSTGRES_OWNER_ROLE  owns the database, its schema and its tables; migrations connect as it
-#   POSTGRES_APP_ROLE    the app: reads and writes the owner's tables' rows, creates nothing
+# The database's platform side, as a managed Postgres gives it (RDS, Cloud SQL):
 #   POSTGRES_USER        the image's superuser: this container's own use (the socket) only
-# The image runs it on a fresh volume (/docker-entrypoint-initdb.d); `make db-roles` runs it on
-# an existing one. Idempotent: each run sets the passwords from the secret files (so it also
-# rotates them), and it upgrades the layout from before these roles, where the volume's
-# superuser had the app's name and owned the tables.
+#   POSTGRES_ADMIN_ROLE  the admin: CREATEROLE and CREATEDB, not a superuser, like RDS's master
+#                        user; it owns the postgres database and the app's (until bootstrap-db
+#                        gives that to the owner), and `python -m app bootstrap-db` logs in as it
+# The owner and app roles, their passwords and privileges are bootstrap-db's (app/core/bootstrap.py),
+# the same step every platform runs. The image runs this script on a fresh volume
+# (/docker-entrypoint-initdb.d); `make db-roles` runs it on an existing one, then bootstrap-db.
+# Idempotent: each run sets the admin's password from its file (so it also rotates it), and it
+# upgrades the older layouts: the volume's superuser with the app's name owning the tables, and
+# owner and app roles the superuser created (the admin gets ADMIN OPTION on them).
 set -euo pipefail
 
 superuser=${POSTGRES_USER:?}
+admin=${POSTGRES_ADMIN_ROLE:?}
 owner=${POSTGRES_OWNER_ROLE:?}
 app=${POSTGRES_APP_ROLE:?}
 database=${POSTGRES_DB:-$superuser}
-owner_password_file=${POSTGRES_OWNER_PASSWORD_FILE:-/run/secrets/postgres_owner_password}
-app_password_file=${POSTGRES_APP_PASSWORD_FILE:-/run/secrets/postgres_app_password}
+admin_password_file=${POSTGRES_ADMIN_PASSWORD_FILE:-/run/secrets/postgres_admin_password}
 # Unset while the image initialises a volume: it has just set that password itself.
 superuser_password_file=${POSTGRES_PASSWORD_FILE:-}
 
 say() { echo "10-roles: $*"; }
 die() { say "error: $*" >&2; exit 1; }
 
-[[ $owner != "$app" && $owner != "$superuser" && $app != "$superuser" ]] ||
-  die "the superuser ($superuser), the owner ($owner) and the app's role ($app) need three names"
-for file in "$owner_password_file" "$app_password_file" $superuser_password_file; do
+names=$(printf '%s\n' "$superuser" "$admin" "$owner" "$app")
+[[ $(sort -u <<<"$names" | wc -l) == 4 ]] ||
+  die "the superuser ($superuser), the admin ($admin), the owner ($owner) and the app's role ($app) need four names"
+for file in "$admin_password_file" $superuser_password_file; do
   [[ -s $file ]] || die "$file is missing or empty"
 done
 
 sql() {  # sql ROLE: stdin as ROLE (over the socket) in the app's database; stops at an error
   psql --no-psqlrc --quiet --tuples-only --no-align -v ON_ERROR_STOP=1 \
     --username "$1" --dbname "$database" \
-    -v superuser="$superuser" -v owner="$owner" -v app="$app" -v database="$database" \
-    -v owner_password_file="$owner_password_file" -v app_password_file="$app_password_file" \
-    -v superuser_password_file="$superuser_password_file" \
-    -v owner_createdb="${POSTGRES_OWNER_CREATEDB:-false}"
+    -v superuser="$superuser" -v admin="$admin" -v owner="$owner" -v app="$app" \
+    -v database="$database" -v admin_password_file="$admin_password_file" \
+    -v superuser_password_file="$superuser_password_file"
 }
+
 is_superuser() {
   [[ $(sql "$1" <<<'SELECT rolsuper FROM pg_roles WHERE rolname = current_user' 2>/dev/null) == t ]]
 }
@@ -51,6 +55,10 @@ WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'roles_upgrade') \gexec
 SQL
   sql roles_upgrade <<<'ALTER ROLE :"app" RENAME TO :"superuser"'
   sql "$superuser" <<<'DROP ROLE roles_upgrade'
+  # The tables it created move to the owner (below): the role exists from here on, and
+  # bootstrap-db gives it its login and password.
+  sql "$superuser" <<<"SELECT format('CREATE ROLE %I NOLOGIN', :'owner')
+    WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'owner') \\gexec"
 else
   die "neither $superuser nor $app is a superuser here: is this the stack's volume?"
 fi
@@ -76,37 +84,31 @@ FROM pg_stat_activity WHERE usename = :'superuser' AND client_addr IS NOT NULL \
 \echo 10-roles: ended :ended superuser sessions opened over TCP
 \endif
 
-\set owner_password `cat :'owner_password_file'`
-\set app_password `cat :'app_password_file'`
-SELECT format('CREATE ROLE %I', :'owner')
-WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'owner') \gexec
-SELECT format('CREATE ROLE %I', :'app')
-WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'app') \gexec
-ALTER ROLE :"owner" LOGIN NOSUPERUSER NOCREATEROLE NOREPLICATION NOBYPASSRLS
-  PASSWORD :'owner_password';
-ALTER ROLE :"app" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
-  PASSWORD :'app_password';
--- CREATEDB only where asked (the test stack, whose tests create a database of their own).
-SELECT format('ALTER ROLE %I %s', :'owner',
-              CASE WHEN :'owner_createdb' = 'true' THEN 'CREATEDB' ELSE 'NOCREATEDB' END) \gexec
-SELECT format('REVOKE %I FROM %I', r.rolname, :'app')
-FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid
-WHERE m.member = (SELECT oid FROM pg_roles WHERE rolname = :'app') \gexec
+\set admin_password `cat :'admin_password_file'`
+SELECT format('CREATE ROLE %I', :'admin')
+WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'admin') \gexec
+ALTER ROLE :"admin" LOGIN NOSUPERUSER CREATEROLE CREATEDB NOREPLICATION NOBYPASSRLS
+  PASSWORD :'admin_password';
 SELECT :'superuser_password_file' <> '' AS rotate_superuser \gset
 \if :rotate_superuser
 \set superuser_password `cat :'superuser_password_file'`
 ALTER ROLE :"superuser" PASSWORD :'superuser_password';
 \endif
 
--- The owner owns the database and its schema; only the named roles connect, and the app's
--- role creates nothing (no table, no schema, no temporary table).
-ALTER DATABASE :"database" OWNER TO :"owner";
-REVOKE ALL ON DATABASE :"database" FROM PUBLIC;
-GRANT CONNECT ON DATABASE :"database" TO :"app";
-ALTER SCHEMA public OWNER TO :"owner";
-REVOKE ALL ON SCHEMA public FROM PUBLIC;
-GRANT USAGE ON SCHEMA public TO :"app";
+-- The databases a managed platform's admin owns: postgres, template1 (so it can close them to
+-- PUBLIC), and the app's until bootstrap-db hands it to the owner.
+SELECT format('ALTER DATABASE %I OWNER TO %I', datname, :'admin') FROM pg_database
+WHERE datname IN ('postgres', 'template1', :'database')
+  AND datdba = (SELECT oid FROM pg_roles WHERE rolname = :'superuser') \gexec
+-- Owner and app roles the superuser created (volumes from before bootstrap-db): the admin
+-- manages them as if it had created them.
+SELECT format('GRANT %I TO %I WITH ADMIN OPTION', r.rolname, :'admin') FROM pg_roles r
+WHERE r.rolname IN (:'owner', :'app') AND NOT EXISTS (
+  SELECT FROM pg_auth_members m WHERE m.roleid = r.oid AND m.admin_option
+    AND m.member = (SELECT oid FROM pg_roles WHERE rolname = :'admin')) \gexec
 
+SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = :'owner') AS owner_exists \gset
+\if :owner_exists
 -- What the old layout's superuser created (the migrations' tables) goes to the owner; objects
 -- of extensions stay theirs, and a column's sequence follows its table.
 SELECT format('ALTER %s %s OWNER TO %I',
@@ -133,13 +135,6 @@ WHERE p.pronamespace = 'public'::regnamespace AND p.proowner <> (SELECT oid FROM
   AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
                   AND d.objid = p.oid AND d.deptype = 'e') \gexec
 
--- The app's role: rows of the tables, and the sequences behind them; for today's tables and,
--- through the owner's default privileges, for those that later migrations create.
-GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO :"app";
-GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO :"app";
-ALTER DEFAULT PRIVILEGES FOR ROLE :"owner" IN SCHEMA public
-  GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO :"app";
-ALTER DEFAULT PRIVILEGES FOR ROLE :"owner" IN SCHEMA public
-  GRANT USAGE, SELECT ON SEQUENCES TO :"app";
+\endif
 SQL
-say "$owner owns $database; $app reads and writes its rows; $superuser is the socket's only"
+say "$admin administers the roles (python -m app bootstrap-db); $superuser is the socket's only"

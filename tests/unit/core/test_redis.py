@@ -3,9 +3,13 @@
 from pathlib import Path
 
 import pytest
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import MaxConnectionsError
 
-from app.core.config import load_settings
-from app.core.redis import create_redis
+from app.core.config import Settings, load_settings
+from app.core.redis import create_redis, is_pool_exhausted
+from tests.unit.support import changed
 
 
 @pytest.fixture
@@ -49,3 +53,18 @@ async def test_a_password_in_the_url_wins(clean_env: pytest.MonkeyPatch, tmp_pat
         assert redis.connection_pool.connection_kwargs["password"] == "in-the-url"
     finally:
         await redis.aclose()
+
+
+def test_a_cluster_clients_full_pool_is_overload_not_an_outage() -> None:
+    """The cluster client refuses past its pool at once (MaxConnectionsError) instead of
+    waiting: the rate limiter answers 503 to it, and never fails open on a burst."""
+    assert is_pool_exhausted(MaxConnectionsError("Too many connections"))
+    assert not is_pool_exhausted(RedisConnectionError("Connection refused"))
+
+
+async def test_redis_cluster_makes_a_cluster_client(settings: Settings) -> None:
+    client = create_redis(changed(settings, redis_cluster=True))
+    try:
+        assert isinstance(client, RedisCluster)
+    finally:
+        await client.aclose()
