@@ -234,7 +234,7 @@ smoke: config build ## Black-box checks of the production image and the compose.
 .PHONY: arm64
 arm64: config ## Build the image for linux/arm64 as $(ARM64_IMAGE) and run the smoke subset on it in the stack
 	$(call build_runtime,$(ARM64_IMAGE),$(ARM64_BUILD_ARGS))
-	@# tests/arm64: the arm64 app, worker and scheduler in the compose.yml stack; the stack is
+	@# tests/arm64: the arm64 app, worker and migration in the compose.yml stack; the stack is
 	@# removed whatever the outcome (the tests' tearDown), the exit status is the tests'.
 	python3 -m unittest discover --start-directory tests/arm64 --top-level-directory . --verbose
 
