@@ -36,7 +36,7 @@ EXPORTS = "/api/v1/exports"
 # out under emulation).
 APP_SERVICES = ("app", "worker", "migrate")
 # Emulated, an interpreter starts in seconds rather than a fraction of one.
-EMULATED_TIMEOUT = 900
+EMULATED_TIMEOUT = 1200
 
 
 def compose(*args: str, **options: Any) -> subprocess.CompletedProcess[str]:
