@@ -92,6 +92,28 @@ class Arm64Stack(unittest.TestCase):
         address = compose("port", "edge", "8080").stdout.strip()
         cls.url = f"http://{address.replace('0.0.0.0', '127.0.0.1')}"  # noqa: S104
         cls.api_key = services.api_key(compose)
+        # Warm-up, not a check: under emulation a route's first request compiles the modules it
+        # imports lazily (the image ships no bytecode), long enough for the edge to give up on
+        # it (502). Read and write paths are asked until they answer; the tests follow.
+        started = time.monotonic()
+        wait_for(
+            lambda: http_get(f"{cls.url}/health/ready", timeout=60).status == 200,
+            600,
+            "the arm64 app to answer readiness through the edge",
+            interval=5,
+        )
+        wait_for(
+            lambda: (
+                http_request(
+                    "POST", f"{cls.url}{ITEMS}", {"name": "warm-up", "price": "1"}, cls.api_key, 60
+                ).status
+                == 201
+            ),
+            600,
+            "the arm64 app to answer a create through the edge",
+            interval=5,
+        )
+        report(f"arm64 app warmed up (first requests): {time.monotonic() - started:.1f} s")
 
     @classmethod
     def tearDownClass(cls) -> None:
@@ -154,7 +176,9 @@ class Arm64Stack(unittest.TestCase):
         # Last by name: it stops the services the others talk to.
         stopping = ("app", "worker")
         started = time.monotonic()
-        compose("stop", *stopping, timeout=EMULATED_TIMEOUT)
+        # Emulated, a process in the middle of an import answers SIGTERM late: more time than
+        # the production grace (make smoke proves that one).
+        compose("stop", "--timeout", "180", *stopping, timeout=EMULATED_TIMEOUT)
         report(f"arm64 app and worker stopped in {time.monotonic() - started:.1f} s")
         for service in stopping:
             state = inspect("container", container_of(service))["State"]
