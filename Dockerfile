@@ -25,12 +25,11 @@ RUN --mount=type=bind,source=requirements/uv.txt,target=/tmp/uv.txt \
     pip install --no-cache-dir --root-user-action=ignore --require-hashes --only-binary=:all: \
                 -r /tmp/uv.txt
 
-# - compile bytecode now, because the runtime filesystem is read-only and cannot cache it;
 # - copy (not hardlink) out of the cache mount, which is gone after the RUN;
 # - use the base's interpreter, never a downloaded one, so build and runtime Python match;
 # - build the virtualenv where the runtime stage expects it.
-ENV UV_COMPILE_BYTECODE=1 \
-    UV_LINK_MODE=copy \
+# No bytecode is compiled here: the runtime image ships none (below, and ADR 0023).
+ENV UV_LINK_MODE=copy \
     UV_PYTHON_DOWNLOADS=never \
     UV_PYTHON=python3.13 \
     UV_PROJECT_ENVIRONMENT=/opt/venv
@@ -48,8 +47,10 @@ RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --locked --no-dev --no-install-project \
  # Wheels such as uvloop and asyncpg ship their debug symbols: about 35 MB nobody runs.
  && find /opt/venv -name '*.so' -exec strip --strip-unneeded {} + \
- # Nor does anything run Cython sources, type stubs, or the packages' own test suites.
- && find /opt/venv \( -name '*.pyx' -o -name '*.pxd' -o -name '*.c' -o -name '*.h' -o -name '*.pyi' \) -delete \
+ # Nor does anything run C, C++ or Cython sources, type stubs, protobuf sources (the compiled
+ # _pb2 modules are what runs), or the packages' own test suites.
+ && find /opt/venv \( -name '*.pyx' -o -name '*.pxd' -o -name '*.c' -o -name '*.cpp' -o -name '*.h' \
+                   -o -name '*.pyi' -o -name '*.proto' \) -delete \
  && find /opt/venv -depth -type d -name tests -exec rm -rf {} + \
  && rm -rf /opt/venv/lib/python3.13/site-packages/sqlalchemy/testing
 
@@ -57,8 +58,10 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 FROM tools AS dev
 
 # The whole locked set, dev dependencies included (pytest, ruff, mypy), and untrimmed: type
-# checkers need the stubs the runtime image leaves out.
+# checkers need the stubs the runtime image leaves out. Precompiled, unlike the runtime's: every
+# `make test` and `make lint` starts interpreters on this venv, and size does not matter here.
 WORKDIR /src
+ENV UV_COMPILE_BYTECODE=1
 RUN --mount=type=cache,target=/root/.cache/uv \
     --mount=type=bind,source=uv.lock,target=uv.lock \
     --mount=type=bind,source=pyproject.toml,target=pyproject.toml \
@@ -85,7 +88,10 @@ CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000", "--reload
 
 FROM ${PYTHON_IMAGE} AS runtime
 
-# - no .pyc written at run time (the filesystem is read-only; the venv is precompiled);
+# - no .pyc written at run time (the filesystem is read-only). None is shipped either: each
+#   process compiles the modules it imports, in memory, at start (about 1 s of CPU for the app,
+#   0.4 s for the worker's health probe); precompiled, they would add 27 MB, which the arm64
+#   image's 200 MB budget cannot hold (docs/decisions/0023-one-index-amd64-arm64.md);
 # - stdout/stderr unbuffered, so log lines leave the container as they are written;
 # - the virtualenv first on PATH, so `gunicorn` and `alembic` are the locked ones.
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -126,6 +126,26 @@ def published_url(container: str, port: str = "8000/tcp") -> str:
     return f"http://{host}:{binding['HostPort']}"
 
 
+MB = 1000 * 1000
+IMAGE_SIZE_LIMIT = 200 * MB
+
+
+def image_size(image: str) -> tuple[int, int]:
+    """An image's size in bytes, and the part the project's layers add: those of its last
+    stage, down to the first (useradd), above the base's own history."""
+    total = int(inspect("image", image)["Size"])
+    history = docker(
+        "history", "--no-trunc", "--format", "{{.Size}}\t{{.CreatedBy}}", image, "--human=false"
+    )
+    ours = 0
+    for line in history.stdout.splitlines():
+        size, created_by = line.split("\t", 1)
+        ours += int(size)
+        if "useradd" in created_by:  # the first instruction of the runtime stage
+            break
+    return total, ours
+
+
 def report(line: str) -> None:
     """Measured figures go to stderr, next to unittest's own output."""
     print(f"    [measured] {line}", flush=True)

@@ -116,3 +116,8 @@ def redis_cli(compose: Compose, *args: str, service: str = "redis") -> str:
         env={"REDISCLI_AUTH": password},
     )  # fmt: skip
     return str(result.stdout).strip()
+
+
+def api_key(compose: Compose) -> str:
+    """A key the stack accepts: the first of the api_keys secret (comma-separated)."""
+    return secret_value(compose, "api_keys").split(",")[0].strip()

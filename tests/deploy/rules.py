@@ -10,7 +10,9 @@ Kubernetes (a rendered overlay):
   the ConfigMap and ServiceAccount it uses: argoproj/argo-cd #9891, #13429), and its sync wave
   comes before every Deployment's;
 - every namespace an object names is created by the render itself;
-- the app's pods are spread over zones and nodes.
+- the app's pods are spread over zones and nodes;
+- no pod is pinned to one CPU architecture (`kubernetes.io/arch` in a nodeSelector or a node
+  affinity): the image is an index for amd64 and arm64, and each node pulls its own.
 
 CloudFormation (deploy/aws/ecs.yml):
 - the ALB target group checks liveness (ECS replaces a task failing it: a readiness check that
@@ -37,6 +39,7 @@ import yaml  # type: ignore[import-untyped]
 
 Doc = dict[str, Any]
 LIVENESS = "/health/live"
+ARCH_LABELS = ("kubernetes.io/arch", "beta.kubernetes.io/arch")
 
 
 class CloudFormationLoader(yaml.SafeLoader):  # type: ignore[misc]
@@ -107,6 +110,14 @@ def k8s_findings(docs: list[Doc]) -> list[str]:
         keys = {constraint.get("topologyKey") for constraint in spread}
         if not {"topology.kubernetes.io/zone", "kubernetes.io/hostname"} <= keys:
             findings.append(f"Deployment {name}: its pods are not spread over zones and nodes")
+    for workload in (d for d in docs if d["kind"] in ("Deployment", "Job")):
+        pod = workload["spec"]["template"]["spec"]
+        affinity = yaml.safe_dump(pod.get("affinity", {}).get("nodeAffinity", {}))
+        if any(label in pod.get("nodeSelector", {}) or label in affinity for label in ARCH_LABELS):
+            findings.append(
+                f"{workload['kind']} {workload['metadata']['name']}: its pods are pinned to one "
+                "CPU architecture (kubernetes.io/arch): the image serves amd64 and arm64 nodes"
+            )
     return findings
 
 

@@ -4,6 +4,9 @@ zizmor, check-jsonschema and hadolint judge each file on its own terms; these ar
 this project's pipeline that they cannot know:
 
 - the image is built once, and nothing after the scan builds: the pushed image is the scanned one;
+- it is built for linux/amd64 and linux/arm64; built per platform (a matrix), the publishing job
+  merges the platforms' digests into one index (`docker buildx imagetools create`), and a
+  deploying job ships the index's digest, an output of that job, not one platform's;
 - publishing runs in a job of its own that only push events (or a manual dispatch) reach, after
   the scan, and only a publishing job holds `packages: write`, `id-token: write` or
   `attestations: write`;
@@ -56,8 +59,15 @@ PUBLISH_ACTIONS = (
     "aws-actions/amazon-ecr-login",
 )
 PUBLISH_COMMAND = re.compile(
-    r"\b(docker\s+push|skopeo\s+copy|crane\s+(push|copy)|cosign\s+(sign|attest)|oras\s+push)\b"
+    r"\b(docker\s+push|skopeo\s+copy|crane\s+(push|copy)|cosign\s+(sign|attest)|oras\s+push"
+    r"|buildx\s+imagetools\s+create)\b"
 )
+# The platforms every release is built for, and what merges per-platform digests into one index.
+PLATFORMS = ("linux/amd64", "linux/arm64")
+MERGE_COMMAND = re.compile(
+    r"\b(buildx\s+imagetools\s+create|docker\s+manifest\s+create|crane\s+index\s+append)\b"
+)
+MATRIX_VALUE = re.compile(r"^\$\{\{\s*matrix\.([\w-]+)\s*\}\}$")
 BUILD_COMMAND = re.compile(
     r"\b(docker\s+(buildx\s+)?build|buildx\s+bake|buildah\s+(bud|build)|podman\s+build)\b"
 )
@@ -366,6 +376,75 @@ def check_one_build(jobs: Mapping[str, Job], scanners: set[str]) -> list[str]:
     return findings
 
 
+def build_platforms(job: Job, step: Job) -> list[set[str]]:
+    """The platforms of each invocation of a build step: one set per matrix leg when its
+    `platforms:` is a matrix value, else one set; empty sets when it names none (the runner's)."""
+    settings = step.get("with")
+    value = str(settings.get("platforms", "")) if isinstance(settings, Mapping) else ""
+    if found := MATRIX_VALUE.match(value.strip()):
+        key = found.group(1)
+        strategy = job.get("strategy")
+        matrix = strategy.get("matrix") if isinstance(strategy, Mapping) else None
+        values: list[object] = []
+        if isinstance(matrix, Mapping):
+            listed = matrix.get(key)
+            values += listed if isinstance(listed, list) else []
+            include = matrix.get("include")
+            values += [leg[key] for leg in include or [] if isinstance(leg, Mapping) and key in leg]
+        return [set(re.split(r"[,\s]+", str(v).strip())) - {""} for v in values] or [set()]
+    return [set(re.split(r"[,\s]+", value.strip())) - {""}]
+
+
+def check_platforms(jobs: Mapping[str, Job], publishers: set[str]) -> list[str]:
+    """Both platforms built; per-platform builds merged into one index by a publishing job;
+    deploying jobs ship that index's digest."""
+    found = [
+        (name, index, step)
+        for name, job in jobs.items()
+        for index, step in enumerate(steps(job))
+        if action(step) in BUILD_ACTIONS
+    ]
+    if len(found) != 1:
+        return []  # check_one_build reports it
+    name, index, step = found[0]
+    invocations = build_platforms(jobs[name], step)
+    covered = set().union(*invocations)
+    missing = [platform for platform in PLATFORMS if platform not in covered]
+    if missing:
+        return [
+            f"{label(name, index, step)}: a single-platform build "
+            f"({', '.join(sorted(covered)) or 'the runner platform only'}): build "
+            f"{' and '.join(PLATFORMS)} (one leg each, or one multi-platform build) and publish "
+            "them as one index"
+        ]
+    if all(len(platforms) > 1 for platforms in invocations):
+        return []  # one multi-platform build: its output is the index
+    mergers = [
+        job_name
+        for job_name in sorted(publishers)
+        if any(MERGE_COMMAND.search(runs(s)) for s in steps(jobs[job_name]))
+    ]
+    if not mergers:
+        return [
+            f"job `{name}` builds one platform per leg, but no publishing job merges their "
+            "digests into one index (`docker buildx imagetools create`): each tag would name "
+            "one platform only"
+        ]
+    findings = []
+    for job_name, job in jobs.items():
+        if job_name in publishers or not any(deploys(s) for s in steps(job)):
+            continue
+        text = yaml.safe_dump(dict(job))
+        if not any(f"needs.{merger}.outputs." in text for merger in mergers) or re.search(
+            rf"needs\.{re.escape(name)}\.outputs\.digest", text
+        ):
+            findings.append(
+                f"deploying job `{job_name}` ships a digest that is not the index's (an output of "
+                f"`{'`, `'.join(mergers)}`): a one-platform digest runs on one architecture only"
+            )
+    return findings
+
+
 def check_publishing(jobs: Mapping[str, Job], scanners: set[str]) -> list[str]:
     publishers = {name for name, job in jobs.items() if any(pushes(s) for s in steps(job))}
     deployers = {
@@ -458,7 +537,13 @@ def check_workflow(path: Path) -> list[str]:
     findings = check_permissions(workflow) + check_concurrency(workflow, jobs)
     if not scanners:
         findings.append(f"no job scans the image with {SCAN_ACTION}")
-    return findings + check_one_build(jobs, scanners) + check_publishing(jobs, scanners)
+    publishers = {name for name, job in jobs.items() if any(pushes(s) for s in steps(job))}
+    return (
+        findings
+        + check_one_build(jobs, scanners)
+        + check_platforms(jobs, publishers)
+        + check_publishing(jobs, scanners)
+    )
 
 
 def instructions(dockerfile: str) -> Iterator[str]:
@@ -504,7 +589,8 @@ def check(workflow: Path, dockerfile: Path) -> int:
         return 1
     print(
         f"check_workflow: {shown(workflow)} and {shown(dockerfile)} keep the publishing rules "
-        "(one build, scanned, then pushed by a push-only job; no cancelled publish; hashed pip)"
+        "(one build per platform, scanned, then pushed as one index by a push-only job; no "
+        "cancelled publish; hashed pip)"
     )
     return 0
 
