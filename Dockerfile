@@ -89,9 +89,9 @@ CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000", "--reload
 FROM ${PYTHON_IMAGE} AS runtime
 
 # - no .pyc written at run time (the filesystem is read-only). None is shipped either: each
-#   process compiles the modules it imports, in memory, at start (about 1 s of CPU for the app,
-#   0.4 s for the worker's health probe); precompiled, they would add 27 MB, which the arm64
-#   image's 200 MB budget cannot hold (docs/decisions/0023-one-index-amd64-arm64.md);
+#   process compiles the modules it imports, in memory, at start (about 1 s of CPU for the app;
+#   the worker's health probe imports almost nothing, 0.06 s); precompiled, they would add
+#   27 MB, which the arm64 image's 200 MB budget cannot hold (ADR 0023, docs/decisions/);
 # - stdout/stderr unbuffered, so log lines leave the container as they are written;
 # - the virtualenv first on PATH, so `gunicorn` and `alembic` are the locked ones.
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -142,7 +142,11 @@ async def open_resources(state: TaskiqState) -> None:
     configure_logging(settings.log_level)
     state.resources = Resources.open(settings)
     state.heartbeat = asyncio.create_task(
-        beat_forever(WORKER_HEARTBEAT, worker_settings.worker_heartbeat_seconds)
+        beat_forever(
+            WORKER_HEARTBEAT,
+            worker_settings.worker_heartbeat_seconds,
+            worker_settings.worker_heartbeat_stale_seconds,
+        )
     )
     # In the process that runs the jobs (taskiq's child, after its fork), never in its manager.
     if tracing_configured(settings):

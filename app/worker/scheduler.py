@@ -21,15 +21,15 @@ logger = logging.getLogger(__name__)
 
 class HeartbeatLabelScheduleSource(LabelScheduleSource):
     """Asked for the schedules every --update-interval seconds: that is the scheduler's loop
-    alive, so it touches the scheduler's heartbeat file too."""
+    alive, so it beats the scheduler's heartbeat too."""
 
     async def get_schedules(self) -> list[ScheduledTask]:
-        beat(SCHEDULER_HEARTBEAT)
+        beat(SCHEDULER_HEARTBEAT, worker_settings.worker_heartbeat_stale_seconds)
         return await super().get_schedules()
 
     async def startup(self) -> None:
         configure_logging(settings.log_level)
-        beat(SCHEDULER_HEARTBEAT)
+        beat(SCHEDULER_HEARTBEAT, worker_settings.worker_heartbeat_stale_seconds)
         await super().startup()
 
 

@@ -2,7 +2,8 @@
 tasks that run once per slot, the no-op job's idempotent effect, and the job id on log lines."""
 
 import logging
-import os
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -40,11 +41,24 @@ def test_the_healthcheck_follows_the_heartbeat(
     monkeypatch.setattr(health, path_name, beat_file)
 
     assert health.main(flag) == 1  # none yet
-    heartbeat.beat(beat_file)
+    heartbeat.beat(beat_file, stale_seconds=30)
     assert health.main(flag) == 0
-    stale = time.time() - WorkerSettings().worker_heartbeat_stale_seconds - 5
-    os.utime(beat_file, (stale, stale))
-    assert health.main(flag) == 1  # a stuck loop
+    heartbeat.beat(beat_file, stale_seconds=-1)  # the last beat of a loop stuck since
+    assert health.main(flag) == 1
+    beat_file.write_text("")  # not a deadline
+    assert health.main(flag) == 1
+
+
+def test_the_healthcheck_imports_no_settings() -> None:
+    # Each probe is a new interpreter, every few seconds: it stays off the settings' imports.
+    probe = (
+        "import sys, app.worker.health;"
+        "print(sorted(m for m in sys.modules if m.startswith(('app.', 'pydantic'))))"
+    )
+    result = subprocess.run(  # noqa: S603 - this interpreter, a fixed program
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "['app.worker', 'app.worker.health', 'app.worker.heartbeat']"
 
 
 async def test_a_scheduled_task_runs_once_per_slot() -> None:
