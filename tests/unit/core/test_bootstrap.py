@@ -183,3 +183,47 @@ async def test_owner_and_app_must_differ(settings: Settings) -> None:
                 postgres_owner="app_owner", database_admin_url="postgresql://admin@db/postgres"
             ),
         )
+
+
+async def test_both_passwords_are_needed(settings: Settings) -> None:
+    with pytest.raises(BootstrapError, match="passwords are both needed"):
+        await bootstrap_database(
+            settings,
+            BootstrapSettings(
+                postgres_owner="another_owner",
+                postgres_owner_password="",
+                database_admin_url="postgresql://admin@db/postgres",
+            ),
+        )
+
+
+async def test_no_admin_url_is_named(settings: Settings) -> None:
+    with pytest.raises(BootstrapError, match="no admin URL"):
+        await bootstrap_database(
+            settings, BootstrapSettings(database_admin_url="", database_admin_url_file=None)
+        )
+
+
+async def test_an_unreachable_server_is_named(
+    plan: RolePlan, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("app.core.bootstrap.CONNECT_ATTEMPTS", 1)
+    closed_port = "postgresql://admin:secret@127.0.0.1:1/postgres"
+    with pytest.raises(BootstrapError, match="cannot reach the database server"):
+        await Bootstrap(closed_port, plan, login_ssl=False).run()
+
+
+async def test_a_refused_login_is_named_not_raised(settings: Settings) -> None:
+    wrong = urlsplit(admin_url())._replace(
+        netloc=f"{urlsplit(admin_url()).username}:wrong@{urlsplit(admin_url()).hostname}"
+    )
+    with pytest.raises(BootstrapError, match="InvalidPasswordError"):
+        await bootstrap_database(
+            settings,
+            BootstrapSettings(
+                postgres_owner="another_owner",
+                postgres_owner_password=secrets.token_hex(16),
+                database_admin_url=wrong.geturl(),
+                database_admin_url_file=None,
+            ),
+        )
