@@ -29,7 +29,7 @@ timeout = settings.worker_timeout
 keepalive = settings.keepalive
 # The heartbeat file must be on a writable filesystem: the root is read-only, /tmp is a tmpfs.
 worker_tmp_dir = settings.worker_tmp_dir
-forwarded_allow_ips = settings.forwarded_allow_ips
+forwarded_allow_ips = settings.trusted_proxies
 
 # No control socket (gunicornc): nothing here uses it, and its default path is under the
 # non-root user's home, which a read-only root cannot hold (it logged an error at every start).

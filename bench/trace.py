@@ -32,7 +32,7 @@ from app.main import create_app  # noqa: E402
 
 APP_DIR = str(ROOT / "app")
 ITEMS = "/api/v1/items"
-KEY = "trace-" + "k" * 40
+KEY = "trace-" + "0123456789abcdef" * 3
 
 
 class Recorder:
@@ -66,7 +66,8 @@ async def traced(request: Callable[[], Awaitable[Response]], expected: int) -> R
 
 async def main(show_files: bool, max_files: int | None) -> int:
     settings = Settings.model_validate(
-        Settings.load().model_dump() | {"api_keys": KEY, "rate_limit_requests": 1_000_000}
+        Settings.load().model_dump()
+        | {"api_keys": f"trace:write:{KEY}", "rate_limit_requests": 1_000_000}
     )
     config = Config(toml_file=ROOT / "pyproject.toml")
     await asyncio.to_thread(command.upgrade, config, "head")

@@ -8,11 +8,21 @@ together). A resource's own settings live in its package, on a class derived fro
 ``SettingsBase``.
 """
 
+import ipaddress
+import re
+from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import Field, PositiveFloat, PositiveInt, SecretStr, ValidationError
+from pydantic import (
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL
 
@@ -29,6 +39,45 @@ class InvalidSettings(ValueError):
             for problem in error.errors(include_input=False, include_url=False)
         ]
         super().__init__(f"invalid {error.title}: " + "; ".join(problems))
+
+
+API_KEY_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+API_KEY_SCOPES = ("read", "write")
+API_KEY_MIN_LENGTH = 32
+# A secret of fewer distinct characters is a word or a pattern, not random ("aaaa...",
+# "passwordpassword..."): a random one of 32 hex digits has about 14.
+API_KEY_MIN_DISTINCT = 10
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """One entry of the key file: who (``key_id``), what it may do (``scope``), its secret."""
+
+    key_id: str
+    scope: Literal["read", "write"]
+    secret: bytes
+
+
+def parse_api_keys(setting: str) -> tuple[ApiKey, ...]:
+    """``ID:SCOPE:SECRET`` entries, comma-separated. A malformed entry raises ValueError naming
+    its position and id, never its secret."""
+    keys = []
+    for position, entry in enumerate((e.strip() for e in setting.split(",") if e.strip()), 1):
+        parts = entry.split(":", 2)
+        if len(parts) != 3:
+            raise ValueError(f"key {position} is not ID:SCOPE:SECRET")
+        key_id, scope, secret = parts
+        if not API_KEY_ID.fullmatch(key_id):
+            raise ValueError(f"key {position}: its id must be 1 to 64 of A-Z a-z 0-9 _ . -")
+        if scope not in API_KEY_SCOPES:
+            raise ValueError(f"key {key_id!r}: its scope must be read or write")
+        if len(secret) < API_KEY_MIN_LENGTH or len(set(secret)) < API_KEY_MIN_DISTINCT:
+            raise ValueError(
+                f"key {key_id!r}: its secret must be at least {API_KEY_MIN_LENGTH} characters"
+                " of a random secret (`make config` makes one: openssl rand -hex 32)"
+            )
+        keys.append(ApiKey(key_id, "read" if scope == "read" else "write", secret.encode()))
+    return tuple(keys)
 
 
 class SettingsBase(BaseSettings):
@@ -130,8 +179,11 @@ class Settings(SettingsBase):
 
     health_check_timeout_seconds: float = Field(default=1.0, gt=0, le=1.0)
 
-    # Keys accepted in X-API-Key for writes, comma-separated: several at once allow rotation.
-    # A secret (the file /run/secrets/api_keys); with none configured, every write is refused.
+    # Keys accepted in X-API-Key, comma-separated, each ID:SCOPE:SECRET (docs/operations.md):
+    # ID names the caller (logged, recorded), SCOPE is read or write, SECRET is what the
+    # client sends, at least 32 characters of a random secret. One ID may hold two secrets
+    # while it is rotated. A secret (the file /run/secrets/api_keys); with none configured,
+    # every write is refused.
     api_keys: SecretStr = SecretStr("")
     rate_limit_requests: PositiveInt = 100
     rate_limit_window_seconds: PositiveInt = 60
@@ -150,11 +202,31 @@ class Settings(SettingsBase):
     # The traces' service.name (the version is APP_VERSION).
     otel_service_name: str = "fastapi-starter"
 
+    @field_validator("api_keys")
+    @classmethod
+    def api_keys_are_well_formed(cls, value: SecretStr) -> SecretStr:
+        parse_api_keys(value.get_secret_value())
+        return value
+
     @cached_property
-    def api_key_set(self) -> tuple[bytes, ...]:
+    def api_key_set(self) -> tuple[ApiKey, ...]:
         """The accepted keys, parsed once."""
-        keys = self.api_keys.get_secret_value().split(",")
-        return tuple(key.strip().encode() for key in keys if key.strip())
+        return parse_api_keys(self.api_keys.get_secret_value())
+
+    @property
+    def trusted_proxies(self) -> str:
+        """FORWARDED_ALLOW_IPS with each IPv4 address or network also in its IPv4-mapped IPv6
+        form (``::ffff:10.0.0.0/104`` beside ``10.0.0.0/8``): a proxy, or a forwarded address,
+        seen through a dual-stack socket is the same host, and trusted alike."""
+        entries = [entry.strip() for entry in self.forwarded_allow_ips.split(",") if entry.strip()]
+        mapped = []
+        for entry in entries:
+            try:
+                network = ipaddress.IPv4Network(entry, strict=False)
+            except ValueError:
+                continue  # IPv6, "*", or a name: as it is
+            mapped.append(f"::ffff:{network.network_address}/{96 + network.prefixlen}")
+        return ",".join([*entries, *mapped])
 
     @property
     def database_url(self) -> URL:

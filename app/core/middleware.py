@@ -82,6 +82,11 @@ REQUEST_ID_HEADER = b"x-request-id"
 # An incoming id is kept only if it is a short token that cannot forge a log line or a header.
 SANE_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:/+=-]{1,128}")
 CONNECTION_CLOSE = (b"connection", b"close")
+# Every answer: a browser must not guess a type other than the one declared (a CSV or a JSON
+# body run as HTML or script).
+NO_SNIFF = (b"x-content-type-options", b"nosniff")
+# An answer to an authenticated caller is that caller's alone: no cache on the way keeps it.
+NO_STORE = (b"cache-control", b"no-store")
 # Redirects the app makes itself (a trailing slash): Starlette builds their Location from the
 # Host header, which a client chooses. A path-only Location goes where the client already is.
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -125,6 +130,12 @@ class RequestContextMiddleware:
                 status = message["status"]
                 response_started = True
                 headers = [*message.get("headers", ()), (REQUEST_ID_HEADER, request_id.encode())]
+                headers.append(NO_SNIFF)
+                if scope.get("state", {}).get("key_id") is not None:
+                    headers = [
+                        header for header in headers if header[0].lower() != b"cache-control"
+                    ]
+                    headers.append(NO_STORE)
                 if drain.draining.is_set():
                     # The server closes the connection after this answer: a proxy that keeps
                     # connections to the replicas (the edge) lets go of this one's.

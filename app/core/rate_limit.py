@@ -47,10 +47,15 @@ def client_identity(scope: Scope, settings: Settings) -> str:
 
 def address_bucket(address: str) -> str:
     """An IPv6 client is its /64: one host usually holds the whole network, and could take a
-    new address for every request otherwise."""
+    new address for every request otherwise. An IPv4-mapped address (``::ffff:a.b.c.d``, what
+    a dual-stack socket reports for an IPv4 client) is that IPv4 client: mapped ones all share
+    one /64 otherwise."""
     if ":" not in address:
         return address
     try:
+        mapped = ipaddress.IPv6Address(address).ipv4_mapped
+        if mapped is not None:
+            return str(mapped)
         return str(ipaddress.IPv6Network(f"{address}/64", strict=False))
     except ValueError:
         return address

@@ -3,9 +3,9 @@ rotated without downtime.
 
 A route that needs a key declares it: ``caller: CurrentCaller`` when it uses the caller, or
 ``dependencies=[Security(authenticate)]`` when it does not (a dependency of the route may take
-it too). The caller is the key's id, never the key: an id is safe to log (the access line
-carries it). It is derived from the key itself, so a rotated key is a new id; the key file's
-ids and scopes come with the issue "security, second pass".
+it too). The caller is the key's id from the key file (``ID:SCOPE:SECRET``, app/core/config.py),
+never its secret: an id is safe to log (the access line carries it) and to record, and a
+rotated secret keeps it. A ``read`` key is answered 403 on anything but GET and HEAD.
 
 Routes of an ``APIRouter(route_class=KeyCheckedFirst)`` check the key before the body is read,
 so a client without one gets 401 and never makes the app read or parse a body. Declare the key
@@ -13,7 +13,6 @@ on the route or its router, not in ``include_router(dependencies=...)``: a route
 what it declares. tests/unit/core/test_security.py holds every write route to this.
 """
 
-import hashlib
 import hmac
 import inspect
 from collections.abc import Callable, Coroutine, Iterable, Iterator
@@ -25,6 +24,7 @@ from fastapi.params import Depends
 from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader
 
+from app.core.config import ApiKey
 from app.core.errors import ProblemError
 from app.core.resources import SettingsDep
 
@@ -36,14 +36,10 @@ api_key_header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False)
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """An authenticated client: the id of the key it presented."""
+    """An authenticated client: the id of the key it presented, and that key's scope."""
 
     key_id: str
-
-
-def key_id(key: bytes) -> str:
-    """A key's public name: a digest prefix, which names the key without revealing it."""
-    return "key_" + hashlib.sha256(key).hexdigest()[:16]
+    scope: str = "write"
 
 
 class Unauthorized(ProblemError):
@@ -57,7 +53,17 @@ class Unauthorized(ProblemError):
         super().__init__(detail, {"WWW-Authenticate": f'ApiKey header="{API_KEY_HEADER}"'})
 
 
-def caller_for(presented: str | None, keys: tuple[bytes, ...]) -> Caller | None:
+class Forbidden(ProblemError):
+    status = 403
+
+    def __init__(self) -> None:
+        super().__init__("This API key may only read: writes need a key of scope write.")
+
+
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+
+def caller_for(presented: str | None, keys: tuple[ApiKey, ...]) -> Caller | None:
     """The caller a presented key names, or None. Compares against every key in constant time,
     so timing reveals neither a key nor which one matched."""
     if not presented:
@@ -65,9 +71,18 @@ def caller_for(presented: str | None, keys: tuple[bytes, ...]) -> Caller | None:
     candidate = presented.encode("utf-8", "surrogateescape")
     matched = None
     for key in keys:
-        if hmac.compare_digest(candidate, key):
+        if hmac.compare_digest(candidate, key.secret):
             matched = key
-    return None if matched is None else Caller(key_id(matched))
+    return None if matched is None else Caller(matched.key_id, matched.scope)
+
+
+def checked(caller: Caller | None, presented: str | None, method: str) -> Caller:
+    """The caller, if its key may do this: 401 without a valid key, 403 for a read key's write."""
+    if caller is None:
+        raise Unauthorized(presented)
+    if caller.scope != "write" and method not in READ_METHODS:
+        raise Forbidden
+    return caller
 
 
 async def authenticate(
@@ -76,10 +91,9 @@ async def authenticate(
     settings: SettingsDep,
 ) -> Caller:
     caller = caller_for(presented, settings.api_key_set)
-    if caller is None:
-        raise Unauthorized(presented)
-    request.state.key_id = caller.key_id  # for the access line (app.core.middleware)
-    return caller
+    if caller is not None:
+        request.state.key_id = caller.key_id  # for the access line (app.core.middleware)
+    return checked(caller, presented, request.method)
 
 
 CurrentCaller = Annotated[Caller, Security(authenticate)]
@@ -131,9 +145,9 @@ class KeyCheckedFirst(APIRoute):
             settings = request.state.resources.settings
             presented = request.headers.get(API_KEY_HEADER)
             caller = caller_for(presented, settings.api_key_set)
-            if caller is None:
-                raise Unauthorized(presented)
-            request.state.key_id = caller.key_id  # logged even if the body is then refused
+            if caller is not None:
+                request.state.key_id = caller.key_id  # logged even if the body is then refused
+            checked(caller, presented, request.method)
             return await handler(request)
 
         return key_checked_first

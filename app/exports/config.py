@@ -1,6 +1,6 @@
 """The exports' own settings (environment, or a file in /run/secrets)."""
 
-from pydantic import PositiveFloat, PositiveInt
+from pydantic import Field, PositiveFloat, PositiveInt
 
 from app.core.config import SettingsBase
 
@@ -20,3 +20,11 @@ class ExportSettings(SettingsBase):
     # An export still queued, or running, this long after its last change has lost its
     # message (or its worker): the sweeper enqueues it again.
     export_stuck_seconds: PositiveInt = 300
+    # Exports queued or running at once for one API key id; one more is 429 with Retry-After.
+    export_max_active_per_key: PositiveInt = 3
+    # A succeeded export of the same kind at most this old is answered again (200) instead of
+    # a new one being made: the table scanned once, whoever asks. 0: always a new one.
+    export_reuse_seconds: int = Field(default=60, ge=0)
+    # All stored results together: past it, a new export is 503 with Retry-After until the
+    # hourly retention has deleted old ones (a running export can pass it by EXPORT_MAX_BYTES).
+    export_storage_max_bytes: PositiveInt = 1024 * 1024 * 1024

@@ -15,6 +15,9 @@ class Export(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     # Which registered export it is (app.exports.registry): "items", say.
     kind: Mapped[str] = mapped_column(String(50))
+    # The id of the API key that asked for it (app/core/security.py): kept across the key's
+    # rotation, never its secret. Null for an export from before migration 0005.
+    key_id: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(20))
     attempts: Mapped[int] = mapped_column(default=0)
     rows: Mapped[int] = mapped_column(default=0)  # progress, then the total
@@ -30,6 +33,8 @@ class Export(Base):
         # The sweeper's and the retention task's queries.
         Index("ix_exports_status_updated_at", "status", "updated_at"),
         Index("ix_exports_finished_at", "finished_at"),
+        # The per-key count of exports under way.
+        Index("ix_exports_key_id_status", "key_id", "status"),
     )
 
 

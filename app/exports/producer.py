@@ -9,6 +9,7 @@ Progress is written beside that transaction (autocommit), so the status endpoint
 import csv
 import io
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, insert, text, update
@@ -38,6 +39,17 @@ async def set_fields(resources: Resources, export_id: uuid.UUID, **values: objec
         return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+# A cell a spreadsheet would read as a formula (or a formula after a tab or a line break):
+# = + - @, a tab, a carriage return, and the full-width = + - @ that some spreadsheets fold.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def as_text_cell(cell: str) -> str:
+    """A cell a spreadsheet shows as the text it is, never runs (OWASP, CSV injection): one
+    that starts like a formula gets a leading apostrophe, which spreadsheets read as "text"."""
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
+
+
 class ChunkWriter:
     """CSV lines in, chunks of about CHUNK_BYTES out, into the export's transaction."""
 
@@ -51,8 +63,8 @@ class ChunkWriter:
         self.seq = 0
         self.size = 0
 
-    async def write(self, row: object) -> None:
-        self.csv.writerow(row)  # type: ignore[arg-type]
+    async def write(self, row: Sequence[str]) -> None:
+        self.csv.writerow([as_text_cell(cell) for cell in row])
         if self.buffer.tell() >= CHUNK_BYTES:
             await self._drain()
 

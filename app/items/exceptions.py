@@ -10,4 +10,7 @@ class ItemNotFound(NotFound):
 
 class ItemNameTaken(Conflict):
     def __init__(self, name: str | None) -> None:
-        super().__init__(f"The name {name!r} is taken (names ignore case).")
+        super().__init__(
+            f"The name {name!r} is taken: an item's name, or one that looks like it (case, or"
+            " a letter of another script that reads alike), is already in use."
+        )

@@ -19,11 +19,11 @@ from pydantic import (
 from app.items.models import DESCRIPTION_MAX, NAME_MAX, PRICE_DIGITS, PRICE_PLACES
 from app.kit.fields import (
     TEXT_PATTERN,
-    as_people_read_it,
     money_formatter,
     money_parser,
     money_pattern,
     name_pattern,
+    readable_name,
     reject_null,
     string_schema,
 )
@@ -33,7 +33,7 @@ NAME_SCHEMA = string_schema(name_pattern(NAME_MAX), "Desk lamp")
 PRICE_SCHEMA = string_schema(money_pattern(PRICE_DIGITS, PRICE_PLACES), "12.50")
 
 Name = Annotated[
-    str, StringConstraints(pattern=name_pattern(NAME_MAX)), AfterValidator(as_people_read_it)
+    str, StringConstraints(pattern=name_pattern(NAME_MAX)), AfterValidator(readable_name(NAME_MAX))
 ]
 Description = Annotated[str, StringConstraints(max_length=DESCRIPTION_MAX, pattern=TEXT_PATTERN)]
 Price = Annotated[

@@ -17,9 +17,10 @@ from app.core.resources import SessionDep
 from app.items import queries
 from app.items.config import ItemSettings
 from app.items.exceptions import ItemNameTaken, ItemNotFound
-from app.items.models import NAME_INDEX, Item
+from app.items.models import NAME_INDEXES, Item
 from app.items.schemas import ItemCreate, ItemOut, ItemPage, ItemUpdate
 from app.kit.cache import TOMBSTONE, CacheDep, Keyspace, VersionedCache
+from app.kit.fields import look_alike_key
 from app.kit.http import etag, require_match
 from app.kit.pagination import decode_cursor, newest_first, split_page
 
@@ -39,7 +40,7 @@ def name_taken_as_conflict(name: str | None) -> Iterator[None]:
     try:
         yield
     except IntegrityError as error:
-        if constraint_name(error) == NAME_INDEX:
+        if constraint_name(error) in NAME_INDEXES:
             raise ItemNameTaken(name) from error
         raise
 
@@ -78,7 +79,13 @@ class ItemService:
         autocommit = {"isolation_level": "AUTOCOMMIT"}
         connection = await self.session.connection(execution_options=autocommit)
         now = datetime.now(UTC)
-        values = {"id": uuid.uuid4(), "version": 1, "created_at": now, "updated_at": now}
+        values = {
+            "id": uuid.uuid4(),
+            "name_key": look_alike_key(data.name),
+            "version": 1,
+            "created_at": now,
+            "updated_at": now,
+        }
         with name_taken_as_conflict(data.name):
             row = (await connection.execute(queries.INSERT, data.model_dump() | values)).one()
         return await self._cached(row)
@@ -89,6 +96,8 @@ class ItemService:
         item = await self._locked(item_id, if_match)
         for field, value in changes.model_dump(exclude_unset=True).items():
             setattr(item, field, value)
+        if changes.name is not None:
+            item.name_key = look_alike_key(changes.name)
         item.version += 1
         item.updated_at = datetime.now(UTC)
         with name_taken_as_conflict(changes.name):

@@ -1,38 +1,122 @@
 """Building blocks of field types whose OpenAPI schema says exactly what their validator
-accepts (schemathesis checks both ways): a trimmed name, free text without NUL, and exact money
-as a string. A resource writes its own ``Annotated`` types from them, so mypy sees real types."""
+accepts (schemathesis checks both ways): a trimmed name of visible characters with its
+look-alike key, free text without NUL, and exact money as a string. A resource writes its own
+``Annotated`` types from them, so mypy sees real types."""
 
 import re
+import sys
 import unicodedata
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from homoglyph.data import load_prototypes, load_ucd
 from pydantic import BaseModel
 
-# Invisible format characters: zero-width spaces and joiners, bidirectional controls, the
-# byte-order mark, the soft hyphen. "Lamp" and "Lamp\u200b" would read as one name, and a
-# right-to-left override can make a name read as another.
-_FORMAT = r"\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff"
+# Characters a name may not hold, before or after NFKC: the categories Cc (controls, C1 too),
+# Cf (format: zero-width, bidirectional, tag characters), Cs (surrogates), Co (private use),
+# Cn (unassigned), Zl and Zp (line and paragraph separators); every Default_Ignorable_Code_Point
+# (fillers, variation selectors: drawn as nothing); and the blank Braille pattern, a symbol
+# drawn as nothing. "Lamp" and "Lamp" followed by any of them would read as one name.
+REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+BLANK_SYMBOLS = ("\u2800",)
+
+
+# Default_Ignorable_Code_Point, from the confusables library's Unicode data.
+_IGNORABLE = frozenset(
+    code_point
+    for start, end in load_ucd()["defaultIgnorable"]
+    for code_point in range(start, end + 1)
+)
+
+
+def is_refused(character: str) -> bool:
+    return (
+        unicodedata.category(character) in REFUSED_CATEGORIES
+        or character in BLANK_SYMBOLS
+        or ord(character) in _IGNORABLE
+    )
+
+
+def _class_ranges() -> str:
+    """The refused characters as the body of a regular-expression class: BMP ones escaped
+    (\\uXXXX), the others as themselves (what both Python's and ECMAScript's unicode-aware
+    expressions read)."""
+    spans: list[list[int]] = []
+    for code_point in range(sys.maxunicode + 1):
+        if is_refused(chr(code_point)):
+            if spans and spans[-1][1] == code_point - 1:
+                spans[-1][1] = code_point
+            else:
+                spans.append([code_point, code_point])
+
+    def written(code_point: int) -> str:
+        return f"\\u{code_point:04x}" if code_point <= 0xFFFF else chr(code_point)
+
+    return "".join(
+        written(start) if start == end else f"{written(start)}-{written(end)}"
+        for start, end in spans
+    )
+
+
+# The refused characters as one regular-expression class body (a few hundred ranges), so the
+# OpenAPI pattern says exactly what the validator refuses.
+_REFUSED = _class_ranges()
+_REFUSED_CHARACTER = re.compile(f"[{_REFUSED}]")
 # Surrounding whitespace (trimmed away), then characters that start and end with a visible
-# one; no control or format characters anywhere.
-_SPACE = rf"[^\S\x00-\x1f\x7f{_FORMAT}]"
-_VISIBLE = rf"[^\s\x00-\x1f\x7f{_FORMAT}]"
-_ANY = rf"[^\x00-\x1f\x7f{_FORMAT}]"
+# one; no refused character anywhere.
+_SPACE = rf"[^\S{_REFUSED}]"
+_VISIBLE = rf"[^\s{_REFUSED}]"
+_ANY = rf"[^{_REFUSED}]"
 
 # PostgreSQL text cannot hold NUL; everything else is the client's business.
 TEXT_PATTERN = r"^[^\x00]*$"
 
 
 def name_pattern(max_length: int) -> str:
-    """1 to ``max_length`` characters once trimmed (``AfterValidator(as_people_read_it)``)."""
+    """1 to ``max_length`` characters once trimmed, as sent (``readable_name`` checks the
+    normalised name again)."""
     return rf"^{_SPACE}*{_VISIBLE}(?:{_ANY}{{0,{max_length - 2}}}{_VISIBLE})?{_SPACE}*$"
 
 
-def as_people_read_it(name: str) -> str:
-    """NFKC, so that names that read alike are one name (full-width "Lamp" and "Lamp", the "fi"
-    ligature and "fi"), then trimmed."""
-    return unicodedata.normalize("NFKC", name).strip()
+def readable_name(max_length: int) -> Callable[[str], str]:
+    """NFKC first, so that names that read alike are one name (full-width "Lamp" and "Lamp",
+    the "fi" ligature and "fi"), trimmed; then the rules again on what is stored: no refused
+    character, and at most ``max_length`` characters (NFKC can expand: one U+FDFA is 18)."""
+
+    def normalised(name: str) -> str:
+        name = unicodedata.normalize("NFKC", name).strip()
+        if _REFUSED_CHARACTER.search(name):
+            raise ValueError("must not hold control, format, unassigned or invisible characters")
+        if not name:
+            raise ValueError("must hold a visible character")
+        if len(name) > max_length:
+            raise ValueError(f"must be at most {max_length} characters once normalised (NFKC)")
+        return name
+
+    return normalised
+
+
+_PROTOTYPES = load_prototypes()
+
+
+def skeleton(text: str) -> str:
+    """The confusable skeleton of UTS #39: NFD, default-ignorables dropped, each character
+    replaced by its prototype (Unicode's confusables.txt), NFD again. Two strings with one
+    skeleton look alike: "Lamp" with a Cyrillic a, and "Lamp"."""
+    mapped = (
+        _PROTOTYPES.get(ord(character), character)
+        for character in unicodedata.normalize("NFD", text)
+        if ord(character) not in _IGNORABLE
+    )
+    return unicodedata.normalize("NFD", "".join(mapped))
+
+
+def look_alike_key(name: str) -> str:
+    """One key for names that read alike, whatever their case: the skeleton, case-folded, and
+    its skeleton again ("Iamp", "lamp" and "LAMP" share one). A unique index on it makes a
+    look-alike of an existing name a conflict."""
+    return skeleton(skeleton(name).casefold())
 
 
 def money_pattern(digits: int, places: int) -> str:

@@ -19,6 +19,7 @@ from tests.container.docker import (
     Reply,
     compose_stack,
     docker,
+    first_key_secret,
     http_request,
     inspect,
     wait_for,
@@ -54,6 +55,8 @@ STACK_ENVIRONMENT = {
     # so a job is long enough to be interrupted and short enough for the suite.
     "WORKER_RECLAIM_IDLE_SECONDS": "5",
     "EXPORT_BATCH_ROWS": "100",
+    # Each scenario needs an export of its own, not the previous one's result reused.
+    "EXPORT_REUSE_SECONDS": "0",
 }
 
 
@@ -90,7 +93,7 @@ def up() -> None:
 
 @functools.cache
 def api_key() -> str:
-    return (PROJECT_ROOT / ".secrets" / "api_keys").read_text().split(",")[0].strip()
+    return first_key_secret((PROJECT_ROOT / ".secrets" / "api_keys").read_text())
 
 
 def call(

@@ -6,6 +6,7 @@ talk to the app's directly published port."""
 import contextlib
 import json
 import socket
+import subprocess
 import time
 import unittest
 import uuid
@@ -24,7 +25,7 @@ from tests.chaos.stack import (
     create_item,
     raw_request,
 )
-from tests.container.docker import docker, http_request, report, wait_for
+from tests.container.docker import IMAGE, docker, http_request, report, wait_for
 
 
 def setUpModule() -> None:
@@ -189,6 +190,103 @@ class SlowClients(unittest.TestCase):
         finally:
             for conn in idle + trickling:
                 conn.close()
+
+
+# Run in a client container of its own on the edge's public network: 200 connections whose
+# headers announce a 1 MiB body, then a byte every 9 s. Prints what became of them, as JSON.
+SLOW_BODIES = r"""
+import json, socket, sys, time
+key, count = sys.argv[1], int(sys.argv[2])
+head = ("POST /api/v1/items HTTP/1.1\r\nHost: edge\r\nContent-Type: application/json\r\n"
+        f"X-API-Key: {key}\r\nContent-Length: 1048576\r\n\r\n{{").encode()
+socks = []
+for _ in range(count):
+    conn = socket.create_connection(("edge", 8080), timeout=10)
+    conn.sendall(head)
+    socks.append(conn)
+started = time.monotonic()
+refused, dropped_at, open_ = 0, [], set(range(count))
+def look():
+    global refused
+    for n in list(open_):
+        socks[n].setblocking(False)
+        try:
+            data = socks[n].recv(65536)
+        except BlockingIOError:
+            continue
+        except OSError:
+            data = b""
+        open_.discard(n)
+        if data.startswith(b"HTTP/1.1 429"):
+            refused += 1
+        else:
+            dropped_at.append(round(time.monotonic() - started, 1))
+time.sleep(1)
+look()
+refused_at_once = refused
+for _ in range(2):
+    for _ in range(18):  # looked at every half second, for when each is dropped
+        time.sleep(0.5)
+        look()
+    for n in list(open_):
+        try:
+            socks[n].sendall(b" ")
+        except OSError:
+            pass
+    time.sleep(0.5)
+    look()
+print(json.dumps({"refused_at_once": refused_at_once, "refused": refused,
+                  "dropped_at": sorted(dropped_at), "still_open": len(open_)}))
+"""
+PROBE = r"""
+import http.client, time
+started = time.monotonic()
+conn = http.client.HTTPConnection("edge", 8080, timeout=5)
+conn.request("GET", "/api/v1/items?limit=1")
+status = conn.getresponse().status
+print(status, round((time.monotonic() - started) * 1000))
+"""
+
+
+class SlowBodies(unittest.TestCase):
+    def test_slow_bodies_from_one_client_leave_the_edge_up_and_another_client_served(
+        self,
+    ) -> None:
+        network = f"{stack.PROJECT}_public"
+        client = ["run", "--rm", "--network", network, "--entrypoint", "python", IMAGE, "-c"]
+        edge_before = memory_mib("edge")
+        with subprocess.Popen(  # noqa: S603 - fixed program
+            ["docker", *client, SLOW_BODIES, stack.api_key(), "200"],
+            stdout=subprocess.PIPE,
+            text=True,
+        ) as slow:
+            time.sleep(6)  # the client container started, its 200 connections open
+            edge_during = memory_mib("edge")
+            probe = docker(*client, PROBE).stdout.split()
+            status, answered_ms = int(probe[0]), int(probe[1])
+            outcome = json.loads(slow.communicate(timeout=120)[0])
+        edge_after = memory_mib("edge")
+        limit = docker("inspect", "--format", "{{.HostConfig.Memory}}", stack.container("edge"))
+        report(
+            f"200 slow bodies from one client: {outcome['refused_at_once']} refused 429 at once, "
+            f"{len(outcome['dropped_at'])} dropped (at {outcome['dropped_at'][:1]}..."
+            f"{outcome['dropped_at'][-1:]} s), {outcome['still_open']} still open; edge memory "
+            f"{edge_before:.1f} -> {edge_during:.1f} -> {edge_after:.1f} MiB (limit "
+            f"{int(limit.stdout) / 2**20:.0f} MiB); another client answered {status} in "
+            f"{answered_ms} ms"
+        )
+        self.assertEqual(status, 200)
+        self.assertLess(answered_ms, 1000)
+        self.assertGreaterEqual(outcome["refused_at_once"], 200 - 32)
+        self.assertEqual(outcome["still_open"], 0)
+        self.assertLess(edge_during, int(limit.stdout) / 2**20 / 2)
+        self.assertEqual(
+            docker(
+                "inspect", "--format", "{{.RestartCount}}", stack.container("edge")
+            ).stdout.strip(),
+            "0",
+        )
+        self.assertEqual(http_request("GET", f"{EDGE_URL}/edge/health").status, 200)
 
 
 def closed_by_server(conn: socket.socket) -> bool:

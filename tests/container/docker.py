@@ -16,6 +16,13 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 IMAGE = os.environ.get("APP_IMAGE", "fastapi-starter:local")
 
 
+def first_key_secret(key_file: str) -> str:
+    """The secret of the first key in a key file (ID:SCOPE:SECRET, comma-separated): what a
+    client sends in X-API-Key. `make config` makes that first key one of scope write."""
+    first = key_file.split(",", 1)[0].strip()
+    return first.split(":", 2)[2]
+
+
 def docker(
     *args: str, check: bool = True, timeout: float = 120, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:

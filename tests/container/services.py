@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tests.container.docker import first_key_secret
+
 # docker compose on one stack: compose("exec", "-T", "db", ...)
 Compose = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -119,5 +121,5 @@ def redis_cli(compose: Compose, *args: str, service: str = "redis") -> str:
 
 
 def api_key(compose: Compose) -> str:
-    """A key the stack accepts: the first of the api_keys secret (comma-separated)."""
-    return secret_value(compose, "api_keys").split(",")[0].strip()
+    """A key the stack accepts: the secret of the first key in the api_keys secret."""
+    return first_key_secret(secret_value(compose, "api_keys"))

@@ -14,6 +14,7 @@ from tests.container.docker import (
     PROJECT_ROOT,
     compose_stack,
     docker,
+    first_key_secret,
     http_get,
     http_request,
     inspect,
@@ -156,7 +157,7 @@ class ComposeStack(unittest.TestCase):
     def test_an_item_round_trip_through_the_production_stack(self) -> None:
         if http_request("HEAD", f"{URL}/api/v1/items", None, None).status == 404:
             self.skipTest("the items example was removed (make remove-resource name=items)")
-        api_key = (PROJECT_ROOT / ".secrets" / "api_keys").read_text().split(",")[0].strip()
+        api_key = first_key_secret((PROJECT_ROOT / ".secrets" / "api_keys").read_text())
         created = http_request(
             "POST",
             f"{URL}/api/v1/items",
@@ -329,7 +330,7 @@ class ComposeStack(unittest.TestCase):
                 "redis_password",
             )
         }
-        values["api_key"] = services.secret_value(compose, "api_keys").split(",")[0].strip()
+        values["api_key"] = first_key_secret(services.secret_value(compose, "api_keys"))
         self.assertTrue(all(values.values()))
         for service in ("app", "migrate", "db", "redis"):
             configuration = json.dumps(inspect("container", container_of(service)))
@@ -394,7 +395,7 @@ class ComposeStack(unittest.TestCase):
     def test_every_key_the_app_writes_expires(self) -> None:
         if http_request("HEAD", f"{URL}/api/v1/items", None, None).status == 404:
             self.skipTest("the items example was removed (make remove-resource name=items)")
-        api_key = services.secret_value(compose, "api_keys").split(",")[0].strip()
+        api_key = first_key_secret(services.secret_value(compose, "api_keys"))
         # Rate-limit counters (by key and by address), cache entries and a tombstone.
         kept = http_request(
             "POST", f"{URL}/api/v1/items", {"name": f"ttl {time.time()}", "price": "1"}, api_key

@@ -17,6 +17,7 @@ from tests.container.docker import (
     PROJECT_ROOT,
     compose_stack,
     docker,
+    first_key_secret,
     http_get,
     http_request,
     report,
@@ -157,7 +158,7 @@ class DatabaseRolesUpgrade(unittest.TestCase):
             self.skipTest("the items example was removed (make remove-resource name=items)")
         names = [i["name"] for i in http_get(f"{URL}/api/v1/items?limit=100").json()["items"]]
         self.assertIn(OLD_ROW, names)
-        api_key = services.secret_value(compose, "api_keys").split(",")[0].strip()
+        api_key = first_key_secret(services.secret_value(compose, "api_keys"))
         created = http_request(
             "POST", f"{URL}/api/v1/items", {"name": f"after {time.time()}", "price": "2"}, api_key
         )

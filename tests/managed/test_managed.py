@@ -19,6 +19,7 @@ from tests.container.docker import (
     PROJECT_ROOT,
     compose_stack,
     docker,
+    first_key_secret,
     http_get,
     http_request,
     report,
@@ -178,7 +179,7 @@ class ManagedPostgres(unittest.TestCase):
         self.assertTrue(psql("SELECT version_num FROM alembic_version"))
 
     def test_the_smoke_requests_pass(self) -> None:
-        key = (PROJECT_ROOT / ".secrets/api_keys").read_text().split(",")[0].strip()
+        key = first_key_secret((PROJECT_ROOT / ".secrets/api_keys").read_text())
         self.assertEqual(http_get(f"{URL}/health/ready").status, 200)
         created = http_request(
             "POST", f"{URL}/api/v1/items", {"name": "Lamp", "price": "12.50"}, key

@@ -8,7 +8,13 @@ import subprocess
 import unittest
 from typing import Any
 
-from tests.container.docker import PROJECT_ROOT, compose_stack, http_request, report
+from tests.container.docker import (
+    PROJECT_ROOT,
+    compose_stack,
+    first_key_secret,
+    http_request,
+    report,
+)
 
 PROJECT = os.environ.get("MANAGED_PROJECT", "fastapi-starter-managed") + "-cluster"
 PORT = os.environ.get("CLUSTER_PORT", "18072")
@@ -61,7 +67,7 @@ class CacheAndRateLimitOnRedisCluster(unittest.TestCase):
         self.assertIn("cluster_size:3", info)
 
     def test_the_cache_and_the_rate_limit_work_on_the_cluster(self) -> None:
-        key = (PROJECT_ROOT / ".secrets/api_keys").read_text().split(",")[0].strip()
+        key = first_key_secret((PROJECT_ROOT / ".secrets/api_keys").read_text())
         created = http_request(
             "POST", f"{URL}/api/v1/items", {"name": "On a cluster", "price": "2.00"}, key
         )

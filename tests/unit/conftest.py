@@ -19,8 +19,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from app.core.config import Settings, load_settings
 from app.core.database import Base, create_engine
 from tests.unit.support import (
-    API_KEY,
-    ROTATED_API_KEY,
+    API_KEYS,
     captured_stdout,
     changed,
     create_app_with_probes,
@@ -56,7 +55,7 @@ async def settings() -> Settings:
     test_settings = changed(
         stack,
         postgres_db=name,
-        api_keys=f"{API_KEY},{ROTATED_API_KEY}",
+        api_keys=API_KEYS,
         rate_limit_requests=100_000,  # the rate limit tests set their own
         docs_enabled=True,  # the OpenAPI document is under test too
     )

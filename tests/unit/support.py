@@ -23,8 +23,17 @@ from app.core.security import KeyCheckedFirst, authenticate
 from app.kit.http import require_json
 from app.main import create_app
 
-API_KEY = "test-key-current"
-ROTATED_API_KEY = "test-key-next"
+# The key file the tests run with (ID:SCOPE:SECRET): one id mid-rotation, with its current
+# and its next secret, and a read-only key.
+API_KEY_ID = "tests"
+API_KEY = "current-Zq8vK2mX7pR4tY9wB3nL6sD1"
+ROTATED_API_KEY = "rotated-Hf5jN8cV1gT6qW3eA9uP2kM7"
+READ_KEY_ID = "reader"
+READ_API_KEY = "readonly-Lp4Xs9Qd2Wm7Ve1Rb6Tn3Yk8"
+API_KEYS = (
+    f"{API_KEY_ID}:write:{API_KEY},{API_KEY_ID}:write:{ROTATED_API_KEY},"
+    f"{READ_KEY_ID}:read:{READ_API_KEY}"
+)
 WRITE_HEADERS = {"X-API-Key": API_KEY}
 
 # A test-only router that exercises the core (middleware, errors, database sessions) without

@@ -2,12 +2,13 @@ import pytest
 from httpx import AsyncClient
 from redis.asyncio import Redis
 from starlette.types import Scope
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app.core.config import Settings
 from app.core.rate_limit import client_identity
-from app.core.security import key_id
 from tests.unit.support import (
     API_KEY,
+    API_KEY_ID,
     PROBES,
     ROTATED_API_KEY,
     changed,
@@ -89,8 +90,7 @@ async def test_a_keyed_client_is_counted_under_its_key_id_never_the_key(
         await redis.aclose()
 
     assert counted == {
-        f"ratelimit:key:{key_id(API_KEY.encode())}",
-        f"ratelimit:key:{key_id(ROTATED_API_KEY.encode())}",
+        f"ratelimit:key:{API_KEY_ID}",  # both secrets of the id: one quota
         "ratelimit:addr:127.0.0.1",  # httpx's ASGI transport's client
     }
 
@@ -100,9 +100,38 @@ def test_the_client_identity_is_the_key_id_or_else_the_address(settings: Setting
         headers = [(b"x-api-key", key.encode())] if key else []
         return {"type": "http", "headers": headers, "client": client}
 
-    assert client_identity(scope(API_KEY, ("203.0.113.9", 1)), settings) == (
-        f"key:{key_id(API_KEY.encode())}"
-    )
+    assert client_identity(scope(API_KEY, ("203.0.113.9", 1)), settings) == (f"key:{API_KEY_ID}")
     assert client_identity(scope("made-up", ("203.0.113.9", 1)), settings) == "addr:203.0.113.9"
     assert client_identity(scope(None, ("2001:db8::1", 1)), settings) == "addr:2001:db8::/64"
     assert client_identity(scope(None, None), settings) == "addr:unknown"
+
+
+def test_ipv4_mapped_clients_are_their_ipv4_address(settings: Settings) -> None:
+    def scope(client: str) -> Scope:
+        return {"type": "http", "headers": [], "client": (client, 1)}
+
+    assert client_identity(scope("::ffff:203.0.113.9"), settings) == "addr:203.0.113.9"
+    assert client_identity(scope("::ffff:198.51.100.7"), settings) == "addr:198.51.100.7"
+
+
+@pytest.mark.parametrize("proxy", ["10.0.0.5", "::ffff:10.0.0.5"])
+async def test_a_proxy_seen_as_ipv4_mapped_is_trusted_like_its_ipv4_address(
+    settings: Settings, proxy: str
+) -> None:
+    """uvicorn's proxy-headers check, as gunicorn configures it (gunicorn.conf.py)."""
+    seen: list[str] = []
+
+    async def app(scope: Scope, receive: object, send: object) -> None:
+        seen.append(scope["client"][0])
+
+    trusted = changed(settings, forwarded_allow_ips="10.0.0.0/8").trusted_proxies
+    middleware = ProxyHeadersMiddleware(app, trusted_hosts=trusted)  # type: ignore[arg-type]
+    scope = {
+        "type": "http",
+        "scheme": "http",
+        "client": (proxy, 1),
+        "headers": [(b"x-forwarded-for", b"203.0.113.9, ::ffff:10.0.0.9")],
+    }
+    await middleware(scope, None, None)  # type: ignore[arg-type]
+
+    assert seen == ["203.0.113.9"]

@@ -9,10 +9,22 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import APIRouter, FastAPI
 from httpx import AsyncClient
+from pydantic import ValidationError
 from starlette.types import Message, Scope
 
-from app.core.security import Caller, CurrentCaller, KeyCheckedFirst, caller_for, key_id
-from tests.unit.support import API_KEY, API_PROBES, PROBES, ROTATED_API_KEY, WRITE_HEADERS
+from app.core.config import ApiKey, InvalidSettings, Settings, parse_api_keys
+from app.core.security import Caller, CurrentCaller, KeyCheckedFirst, caller_for
+from tests.unit.support import (
+    API_KEY,
+    API_KEY_ID,
+    API_KEYS,
+    API_PROBES,
+    PROBES,
+    READ_API_KEY,
+    ROTATED_API_KEY,
+    WRITE_HEADERS,
+    changed,
+)
 
 # Test routes on a KeyCheckedFirst router: one that takes the caller as a parameter, and one
 # that does not take a key at all (under the API's prefix: the prefix gates nothing).
@@ -156,7 +168,7 @@ async def test_the_handler_gets_the_callers_key_id_never_the_key(
     response = await client.post(CALLER, json={"a": 1}, headers={"X-API-Key": key})
 
     assert response.status_code == 200
-    assert response.json() == {"key_id": key_id(key.encode()), "body": {"a": 1}}
+    assert response.json() == {"key_id": API_KEY_ID, "body": {"a": 1}}
     assert key not in response.text
 
 
@@ -171,21 +183,12 @@ async def test_the_openapi_document_declares_the_key_only_where_a_route_takes_it
     assert "security" not in paths[API_PROBES]["get"]
 
 
-def test_a_key_id_names_a_key_without_revealing_it() -> None:
-    current, rotated = key_id(API_KEY.encode()), key_id(ROTATED_API_KEY.encode())
-
-    assert current.startswith("key_")
-    assert len(current) == len("key_") + 16
-    assert current != rotated
-    assert API_KEY not in current
-    assert key_id(API_KEY.encode()) == current  # stable: the same key, the same id
-
-
 @pytest.mark.parametrize(
     ("presented", "expected"),
     [
-        (API_KEY, Caller(key_id(API_KEY.encode()))),
-        (ROTATED_API_KEY, Caller(key_id(ROTATED_API_KEY.encode()))),
+        (API_KEY, Caller(API_KEY_ID, "write")),
+        (ROTATED_API_KEY, Caller(API_KEY_ID, "write")),
+        (READ_API_KEY, Caller("reader", "read")),
         ("made-up", None),
         (API_KEY[:-1], None),
         (API_KEY + "x", None),
@@ -196,6 +199,40 @@ def test_a_key_id_names_a_key_without_revealing_it() -> None:
 def test_the_caller_is_the_presented_keys_id_if_it_is_one_of_the_keys(
     presented: str | None, expected: Caller | None
 ) -> None:
-    keys = (API_KEY.encode(), ROTATED_API_KEY.encode())
+    assert caller_for(presented, parse_api_keys(API_KEYS)) == expected
 
-    assert caller_for(presented, keys) == expected
+
+async def test_a_read_key_is_403_on_a_write_and_names_no_secret(client: AsyncClient) -> None:
+    response = await client.post(CALLER, json={"a": 1}, headers={"X-API-Key": READ_API_KEY})
+
+    assert response.status_code == 403
+    assert response.headers["content-type"] == "application/problem+json"
+    assert READ_API_KEY not in response.text
+
+
+def test_the_key_file_holds_ids_scopes_and_secrets() -> None:
+    assert parse_api_keys(f" ops:read:{'k' * 8}{READ_API_KEY} ,") == (
+        ApiKey("ops", "read", f"{'k' * 8}{READ_API_KEY}".encode()),
+    )
+
+
+@pytest.mark.parametrize(
+    ("setting", "reason"),
+    [
+        ("test-key-current", "is not ID:SCOPE:SECRET"),
+        ("ops:write:0123456789", "at least 32 characters"),  # the 10 characters once accepted
+        (f"ops:write:{'a' * 40}", "at least 32 characters"),  # long, but not random
+        (f"ops:admin:{API_KEY}", "scope must be read or write"),
+        (f"o p:write:{API_KEY}", "its id must be"),
+    ],
+)
+def test_a_weak_or_malformed_key_stops_the_start_naming_the_setting_not_the_secret(
+    settings: Settings, setting: str, reason: str
+) -> None:
+    with pytest.raises(ValidationError) as refused:
+        changed(settings, api_keys=setting)
+
+    message = str(InvalidSettings(refused.value))
+    assert "API_KEYS" in message
+    assert reason in message
+    assert setting.rsplit(":", 1)[-1] not in message

@@ -19,8 +19,8 @@ from app.exports import producer, tasks
 from app.exports.config import ExportSettings
 from app.exports.models import Export, ExportChunk
 from app.exports.registry import EXPORTS, CsvExport
-from app.exports.service import ExportService
-from tests.unit.support import queue_client
+from app.exports.service import ExportService, ExportStorageFull, TooManyExports
+from tests.unit.support import WRITE_HEADERS, queue_client
 
 NUMBERS = CsvExport(
     kind="test-numbers",
@@ -52,9 +52,10 @@ async def queue(settings: Settings) -> AsyncIterator[Redis]:
 
 
 async def start(resources: Resources) -> uuid.UUID:
-    export = await ExportService(resources).start(NUMBERS.kind)
-    assert export.status == "queued"
-    return export.id
+    started = await ExportService(resources).start(NUMBERS.kind)
+    assert started.export.status == "queued"
+    assert not started.reused
+    return started.export.id
 
 
 async def test_an_export_is_queued_and_its_message_carries_only_its_id(
@@ -232,3 +233,66 @@ async def age(resources: Resources, export_id: uuid.UUID, *, minutes: int) -> No
     async with resources.autocommit_sessions() as session:
         then = datetime.now(UTC) - timedelta(minutes=minutes)
         await session.execute(update(Export).where(Export.id == export_id).values(updated_at=then))
+
+
+async def test_a_key_has_at_most_three_exports_under_way_even_when_it_asks_at_once(
+    resources: Resources,
+) -> None:
+    service = ExportService(resources)
+
+    outcomes = await asyncio.gather(
+        *(service.start(NUMBERS.kind, "hasty") for _ in range(10)), return_exceptions=True
+    )
+
+    assert sum(not isinstance(outcome, BaseException) for outcome in outcomes) == 3
+    assert all(isinstance(o, TooManyExports) for o in outcomes if isinstance(o, BaseException))
+    assert not (await service.start(NUMBERS.kind, "another")).reused  # its own three
+    first = next(o for o in outcomes if not isinstance(o, BaseException))
+    await tasks.run_export_now(resources, first.export.id, ExportSettings(export_reuse_seconds=0))
+    assert not (  # one has finished: a place is free again
+        await ExportService(resources, ExportSettings(export_reuse_seconds=0)).start(
+            NUMBERS.kind, "hasty"
+        )
+    ).reused
+
+
+async def test_past_the_limit_the_api_answers_429_with_retry_after(client: AsyncClient) -> None:
+    url = "/api/v1/items/exports"  # a kind of the app's own: routed at start-up
+    answers = [await client.post(url, headers=WRITE_HEADERS) for _ in range(4)]
+
+    assert [answer.status_code for answer in answers] == [202, 202, 202, 429]
+    assert answers[3].headers["content-type"] == "application/problem+json"
+    assert int(answers[3].headers["retry-after"]) > 0
+
+
+async def test_a_recent_succeeded_export_is_reused_and_an_old_one_is_not(
+    client: AsyncClient, resources: Resources
+) -> None:
+    url = "/api/v1/items/exports"  # a kind of the app's own: routed at start-up
+    first = uuid.UUID((await client.post(url, headers=WRITE_HEADERS)).json()["id"])
+    await tasks.run_export_now(resources, first, ExportSettings())
+
+    again = await client.post(url, headers=WRITE_HEADERS)
+    assert again.status_code == 200
+    assert again.json()["id"] == str(first)
+    assert again.json()["status"] == "succeeded"
+
+    await set_finished_at(resources, first, datetime.now(UTC) - timedelta(minutes=5))
+    fresh = await client.post(url, headers=WRITE_HEADERS)
+    assert fresh.status_code == 202
+    assert fresh.json()["id"] != str(first)
+
+
+async def test_past_the_storage_bound_a_new_export_is_503(resources: Resources) -> None:
+    done = await start(resources)
+    await tasks.run_export_now(resources, done, ExportSettings())
+    bounded = ExportSettings(export_storage_max_bytes=1000, export_reuse_seconds=0)
+
+    with pytest.raises(ExportStorageFull):
+        await ExportService(resources, bounded).start(NUMBERS.kind, "tests")
+
+
+async def set_finished_at(resources: Resources, export_id: uuid.UUID, when: datetime) -> None:
+    async with resources.sessions() as session:
+        await session.execute(update(Export).where(Export.id == export_id).values(finished_at=when))
+        await session.commit()

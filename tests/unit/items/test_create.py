@@ -1,3 +1,4 @@
+import asyncio
 import uuid
 from datetime import datetime
 from typing import Any
@@ -182,3 +183,60 @@ async def test_invisible_and_bidirectional_characters_are_refused(
 
     assert response.status_code == 422
     assert (await client.get(ITEMS)).json()[ROWS] == []
+
+
+async def test_a_look_alike_of_an_existing_name_is_409(client: AsyncClient) -> None:
+    lamp = await client.post(ITEMS, json={"name": "Lamp", "price": "1"}, headers=WRITE_HEADERS)
+    cyrillic = await client.post(
+        ITEMS, json={"name": "L\u0430mp", "price": "1"}, headers=WRITE_HEADERS
+    )
+
+    assert lamp.status_code == 201
+    assert cyrillic.status_code == 409
+    assert "looks like it" in cyrillic.json()["detail"]
+
+
+async def test_renaming_to_a_look_alike_is_409(client: AsyncClient) -> None:
+    await client.post(ITEMS, json={"name": "Lamp", "price": "1"}, headers=WRITE_HEADERS)
+    desk = await client.post(ITEMS, json={"name": "Desk", "price": "1"}, headers=WRITE_HEADERS)
+    item = desk.json()
+
+    renamed = await client.patch(
+        f"{ITEMS}/{item['id']}",
+        json={"name": "L\u0430mp"},
+        headers={**WRITE_HEADERS, "If-Match": desk.headers["etag"]},
+    )
+
+    assert renamed.status_code == 409
+
+
+async def test_concurrent_look_alikes_make_one_item(client: AsyncClient) -> None:
+    names = ["Lamp", "L\u0430mp", "LAMP", "Iamp", "\uff2c\uff41\uff4d\uff50"]
+    responses = await asyncio.gather(
+        *(
+            client.post(ITEMS, json={"name": name, "price": "1"}, headers=WRITE_HEADERS)
+            for name in names * 3
+        )
+    )
+
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses.count(201) == 1, statuses
+    assert statuses.count(409) == len(names) * 3 - 1, statuses
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "\x9b31mRed",
+        "Lamp\u3164",
+        "La\u034fmp",
+        "\u2800",
+        "Lamp\U000e0041",
+        "\u0600Lamp",
+        "\ufdfa" * 12,
+    ],
+)
+async def test_look_alike_and_invisible_input_is_422(client: AsyncClient, name: str) -> None:
+    response = await client.post(ITEMS, json={"name": name, "price": "1"}, headers=WRITE_HEADERS)
+
+    assert response.status_code == 422

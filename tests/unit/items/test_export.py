@@ -71,3 +71,42 @@ async def test_a_succeeded_export_streams_rfc_4180_csv(
         ('Say "hi", please', "two\nlines", "3.00"),
     ]
     assert datetime.fromisoformat(rows[1][4]).tzinfo is not None
+
+
+FORMULAS = [
+    '=HYPERLINK("http://evil.example","x")',
+    "+cmd|' /C calc'!A0",
+    "@SUM(A1:A2)",
+    "-2+3",
+    "\tleading tab",
+    "\rleading return",
+    "\uff1dSUM(1)",
+]
+
+
+async def test_cells_that_start_like_a_formula_are_exported_as_text(
+    client: AsyncClient, resources: Resources
+) -> None:
+    await add_items(
+        client,
+        *(
+            {"name": f"Item {n}", "price": "1", "description": text}
+            for n, text in enumerate(FORMULAS)
+        ),
+        {"name": "=1+1", "price": "1"},
+        {"name": "Plain - not a formula", "price": "1", "description": "a = b"},
+    )
+    export = await start(client)
+
+    await tasks.run_export_now(resources, uuid.UUID(str(export["id"])), ExportSettings())
+    download = await client.get(f"/api/v1/exports/{export['id']}/download")
+
+    rows = list(csv.reader(io.StringIO(download.content.decode(), newline="")))
+    descriptions = {r[1]: r[2] for r in rows[1:]}
+    for n, text in enumerate(FORMULAS):
+        assert descriptions[f"Item {n}"] == "'" + text
+    assert "'=1+1" in descriptions
+    assert descriptions["Plain - not a formula"] == "a = b"
+    assert download.headers["content-disposition"].startswith("attachment;")
+    assert download.headers["cache-control"] == "no-store"
+    assert download.headers["x-content-type-options"] == "nosniff"

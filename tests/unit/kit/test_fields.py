@@ -15,16 +15,17 @@ from pydantic import (
 
 from app.kit.fields import (
     TEXT_PATTERN,
-    as_people_read_it,
+    look_alike_key,
     money_formatter,
     money_parser,
     name_pattern,
+    readable_name,
     reject_null,
 )
 from app.kit.problems import documented_errors
 
 Name = Annotated[
-    str, StringConstraints(pattern=name_pattern(10)), AfterValidator(as_people_read_it)
+    str, StringConstraints(pattern=name_pattern(10)), AfterValidator(readable_name(10))
 ]
 Money = Annotated[Decimal, BeforeValidator(money_parser(6, 2, "1.50"))]
 Text = Annotated[str, StringConstraints(pattern=TEXT_PATTERN)]
@@ -52,6 +53,46 @@ def test_a_name_is_trimmed_and_read_as_people_read_it(raw: str, kept: str) -> No
 def test_a_name_refuses_emptiness_length_controls_and_invisible_characters(raw: str) -> None:
     with pytest.raises(ValidationError):
         Thing(name=raw)
+
+
+# What an attacker's review found accepted, each a name that reads as another or as nothing.
+LOOK_ALIKE_INPUT = [
+    "\x9b31mRed",  # a C1 control
+    "Lamp\u3164",  # Hangul filler
+    "\uffa0Lamp",  # half-width Hangul filler
+    "La\u034fmp",  # combining grapheme joiner
+    "Lamp\ufe0f",  # variation selector
+    "La\u180bmp",  # Mongolian free variation selector
+    "\u2800",  # blank Braille pattern
+    "La\u2028mp",  # line separator
+    "Lamp\u2029",  # paragraph separator
+    "Lamp\U000e0041",  # tag character
+    "La\ufff9mp",  # interlinear annotation anchor
+    "\u0600Lamp",  # Arabic number sign (format)
+    "La\ue000mp",  # private use
+    "La\U0010ffffmp",  # unassigned (noncharacter)
+]
+
+
+@pytest.mark.parametrize("raw", LOOK_ALIKE_INPUT)
+def test_a_name_refuses_every_refused_category_and_ignorable_character(raw: str) -> None:
+    with pytest.raises(ValidationError):
+        Thing(name=raw)
+
+
+def test_the_length_limit_applies_after_normalisation() -> None:
+    # One U+FDFA is 18 characters once NFKC: within the pattern, over the limit once read.
+    with pytest.raises(ValidationError, match="once normalised"):
+        Thing(name="\ufdfa")
+    assert Thing(name="\ufb01" * 5).name == "fi" * 5  # 5 as sent, 10 as stored: the limit
+
+
+def test_names_that_look_alike_share_one_key() -> None:
+    lamp = look_alike_key("Lamp")
+    assert look_alike_key("L\u0430mp") == lamp  # Cyrillic a
+    assert look_alike_key("LAMP") == lamp
+    assert look_alike_key("Iamp") == lamp  # capital I, read as l
+    assert look_alike_key("Desk lamp") != lamp
 
 
 def test_money_is_exact_and_only_a_string() -> None:
