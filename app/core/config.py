@@ -163,7 +163,8 @@ class Settings(SettingsBase):
     # REDIS_URL names a node of a Redis Cluster (ElastiCache cluster mode, Memorystore Cluster):
     # the client follows the cluster's slots. Not for the queue store, which needs one node.
     redis_cluster: bool = False
-    # A secret (the file /run/secrets/redis_password); empty: none, or the one in redis_url.
+    # A secret (the file /run/secrets/redis_password): the password of redis_url's user (the
+    # cache's, redis://app@redis/0 under Compose); empty: none, or the one in redis_url.
     redis_password: SecretStr = SecretStr("")
     # The CA bundle (PEM) that rediss:// URLs (REDIS_URL, QUEUE_REDIS_URL) trust; unset: the
     # system's trusted CAs.
@@ -175,7 +176,12 @@ class Settings(SettingsBase):
     redis_cooldown_seconds: PositiveFloat = 2.0
 
     # The queue store (app/worker/broker.py): a Redis of its own, persistent and never evicting.
+    # Its user names the role: the app and the scheduler send jobs as one user, the worker
+    # takes them as another (redis://producer@queue/0, redis://worker@queue/0 under Compose).
     queue_redis_url: SecretStr = SecretStr("redis://localhost:6379/1")
+    # A secret (the file /run/secrets/queue_redis_password): the password of that user; empty:
+    # none, or the one in queue_redis_url.
+    queue_redis_password: SecretStr = SecretStr("")
 
     health_check_timeout_seconds: float = Field(default=1.0, gt=0, le=1.0)
 

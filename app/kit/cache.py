@@ -1,7 +1,8 @@
 """Versioned cache-aside in Redis, opt-in per resource: an entry is never older than the
 database, and never of another shape than the response it stands for.
 
-Each row has one entry, a Redis hash under ``{namespace}:{id}``: the row's version, and its
+Each row has one entry, a Redis hash under ``cache:{namespace}:{id}`` (the cache's ACL user
+may touch ``cache:*`` keys only): the row's version, and its
 serialized body once per response revision (field ``b:{revision}``, the revision derived from
 the response schema: ``Keyspace``). Change the schema and the app reads another field, never a
 body of the old shape; and since every revision of a row shares the entry's version, a write
@@ -59,6 +60,8 @@ RETRY_INTERVAL_SECONDS = 0.5
 # Writes waiting to be retried; past this many (a long outage), the oldest are given up: Redis
 # that was down that long has most likely restarted empty, which holds no stale entry.
 MAX_PENDING = 10_000
+# Every entry's key starts so: the one pattern the cache's Redis user (ACL) is granted for it.
+KEY_PREFIX = "cache:"
 
 
 def schema_revision(schema: type[BaseModel]) -> str:
@@ -68,7 +71,7 @@ def schema_revision(schema: type[BaseModel]) -> str:
 
 
 class Keyspace:
-    """One resource's entries, ``{namespace}:{id}``, kept ``ttl_seconds``; its bodies are in
+    """One resource's entries, ``cache:{namespace}:{id}``, kept ``ttl_seconds``; its bodies are in
     the field of this schema's revision."""
 
     def __init__(self, namespace: str, schema: type[BaseModel], ttl_seconds: int) -> None:
@@ -79,7 +82,7 @@ class Keyspace:
         self.misses = CACHE_LOOKUPS.labels(namespace, "miss")
 
     def key(self, row_id: uuid.UUID) -> str:
-        return f"{self.namespace}:{row_id.hex}"
+        return f"{KEY_PREFIX}{self.namespace}:{row_id.hex}"
 
 
 class VersionedCache:
@@ -152,7 +155,7 @@ class VersionedCache:
         try:
             await self._store_if_newer(keys=[key], args=[version, field, value, ttl_seconds])
         except (RedisError, OSError) as error:
-            self._failed(key.partition(":")[0], "write", error)
+            self._failed(key.removeprefix(KEY_PREFIX).partition(":")[0], "write", error)
             return False
         return True
 

@@ -76,7 +76,7 @@ class ReclaimingRedisStreamBroker(RedisStreamBroker):
 
     async def _claim_abandoned(self, redis: Redis) -> AsyncGenerator[AckableMessage]:
         lock = redis.lock(
-            f"autoclaim:{self.consumer_group_name}:{self.queue_name}",
+            f"worker:autoclaim:{self.consumer_group_name}:{self.queue_name}",
             timeout=self.unacknowledged_lock_timeout,
         )
         async with lock:
@@ -104,8 +104,8 @@ class ReclaimingRedisStreamBroker(RedisStreamBroker):
 
 broker = ReclaimingRedisStreamBroker(
     url=settings.queue_redis_url.get_secret_value(),
-    # The queue store shares the cache's password (a password in the URL, if any, wins).
-    password=settings.redis_password.get_secret_value() or None,
+    # The password of the URL's user (a password in the URL, if any, wins).
+    password=settings.queue_redis_password.get_secret_value() or None,
     queue_name="jobs",
     consumer_group_name="workers",
     idle_timeout=worker_settings.worker_reclaim_idle_seconds * 1000,
@@ -163,7 +163,7 @@ def serve_worker_metrics() -> None:
     registry = aggregating_registry()
     queue_store = queue_store_client(
         settings.queue_redis_url.get_secret_value(),
-        settings.redis_password.get_secret_value() or None,
+        settings.queue_redis_password.get_secret_value() or None,
         settings.redis_socket_timeout_seconds,
     )
     registry.register(

@@ -2,7 +2,7 @@
 
 Exactly one should run (Compose and the manifests run one replica). If a second is started by
 mistake, a scheduled task still runs once per slot: ``once_per_slot`` lets only the first
-delivery of each slot through (a Redis SET NX in the queue store).
+delivery of each slot through (a Redis SET NX in the queue store, among the worker's own keys).
 """
 
 import logging
@@ -40,8 +40,9 @@ async def once_per_slot(task_name: str, slot_seconds: int) -> bool:
     """True for the first delivery of this task in its time slot, False for any duplicate (a
     second scheduler, or a redelivery): scheduled tasks call it first."""
     slot = int(time.time() // slot_seconds)
+    mark = f"worker:scheduled:{task_name}:{slot}"
     async with Redis(connection_pool=broker.connection_pool) as redis:
-        first = await redis.set(f"scheduled:{task_name}:{slot}", 1, nx=True, ex=2 * slot_seconds)
+        first = await redis.set(mark, 1, nx=True, ex=2 * slot_seconds)
     if not first:
         logger.info("scheduled task already ran in this slot", extra={"task": task_name})
     return bool(first)

@@ -1,8 +1,9 @@
 """Floor (c): a bare ASGI callable and one ``redis.asyncio`` GET of an item's JSON per request,
 with hiredis: what a cached read could cost with no framework and no code of ours.
 
-``GET /{id}`` answers the JSON stored under ``floor:item:{id}`` (stored on the first miss, as
-the app's cache is, then read on every request). Connection settings are the app's own.
+``GET /{id}`` answers the JSON stored under ``cache:floor:{id}`` (stored on the first miss, as
+the app's cache is, then read on every request). Connection settings, Redis user and key
+patterns are the app's own.
 
 Floor (c'), ``GET /counted/{id}``: the same, after counting the request with the app's own
 rate-limit script, as the app does before every request: the cached read's two round trips to
@@ -18,7 +19,7 @@ from starlette.types import Receive, Scope, Send
 from app.core.config import get_settings
 from app.core.rate_limit import COUNT_IN_WINDOW
 
-KEY_PREFIX = "floor:item:"
+KEY_PREFIX = "cache:floor:"
 TTL_SECONDS = 3600  # the store evicts only keys that expire (volatile-lru)
 HEADERS = [(b"content-type", b"application/json")]
 redis: Redis | None = None
@@ -63,7 +64,7 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
     counted, _, item_id = scope["path"].strip("/").rpartition("/")
     if counted:
         window = int(time.time() // 60)
-        await redis.evalsha(count_sha, 1, f"floor:count:{window}", 61)
+        await redis.evalsha(count_sha, 1, f"ratelimit:floor:{window}", 61)
     body = await redis.get(KEY_PREFIX + item_id)
     if body is None:
         body = item_json(item_id)

@@ -159,12 +159,12 @@ def psql(sql: str) -> str:
 
 
 def redis_cli(*args: str) -> str:
-    """redis-cli in the redis container, with the stack's Redis password."""
+    """redis-cli in the redis container, as its admin user."""
     return services.redis_cli(compose, *args)
 
 
 def queue_cli(*args: str) -> str:
-    """redis-cli in the queue store, with the stack's Redis password."""
+    """redis-cli in the queue store, as its admin user."""
     return services.redis_cli(compose, *args, service="queue")
 
 

@@ -122,7 +122,7 @@ class RedisStopped(unittest.TestCase):
         finally:
             compose("start", "redis")
         wait_ready()
-        key = f"items:{item['id'].replace('-', '')}"
+        key = f"cache:items:{item['id'].replace('-', '')}"
 
         def cached_again() -> bool:
             call("GET", f"{ITEMS}/{item['id']}")

@@ -10,6 +10,7 @@ from typing import Any
 
 from tests.chaos import stack
 from tests.chaos.stack import ITEMS, call, compose
+from tests.container import services
 from tests.container.docker import docker, inspect, report, wait_for
 
 EXPORTS = "/api/v1/exports"
@@ -54,13 +55,20 @@ def result_rows(export_id: str) -> int:
 
 
 def probe(*args: str) -> dict[str, Any]:
-    output = compose("exec", "-T", "app", "python", "-m", "tests.jobs.probe", *args, timeout=300)
+    """The test jobs' probe in the app's container, as the queue store's admin: it sends jobs and
+    reads what the worker's jobs wrote (worker:* keys, which the producer may not read)."""
+    output = compose(
+        "exec", "-T", "--env", "QUEUE_REDIS_URL=redis://admin@queue/0",
+        "--env", "QUEUE_REDIS_PASSWORD", "app", "python", "-m", "tests.jobs.probe", *args,
+        env={"QUEUE_REDIS_PASSWORD": services.redis_admin_password()},
+        timeout=300,
+    )  # fmt: skip
     result: dict[str, Any] = json.loads(output.stdout.strip().splitlines()[-1])
     return result
 
 
 def queued_jobs_done(batch: str) -> int:
-    return int(stack.queue_cli("ZCARD", f"noop:{batch}"))
+    return int(stack.queue_cli("ZCARD", f"worker:noop:{batch}"))
 
 
 class WorkerKilledMidExport(unittest.TestCase):

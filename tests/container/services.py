@@ -3,12 +3,13 @@ roles its services connect as, what Postgres and Redis answer. Shared by test_st
 volume) and test_upgrade (a volume from before the roles)."""
 
 import json
+import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.container.docker import first_key_secret
+from tests.container.docker import PROJECT_ROOT, first_key_secret
 
 # docker compose on one stack: compose("exec", "-T", "db", ...)
 Compose = Callable[..., subprocess.CompletedProcess[str]]
@@ -108,13 +109,23 @@ def table_owners(compose: Compose) -> dict[str, str]:
     return dict(line.split("|") for line in rows.splitlines())
 
 
-def redis_cli(compose: Compose, *args: str, service: str = "redis") -> str:
-    """redis-cli in a Redis container (the cache's, or the queue store), authenticated:
-    REDISCLI_AUTH passed on from this process's environment, so the password is on no command
-    line."""
-    password = secret_value(compose, "redis_password")
+def redis_admin_password() -> str:
+    """Both Redis' admin password: no service of compose.yml mounts it, so Compose's
+    configuration leaves it out; it is the file .env names (make config's default otherwise)."""
+    default = PROJECT_ROOT / ".secrets/redis_admin_password"
+    return Path(os.environ.get("REDIS_ADMIN_PASSWORD_FILE") or default).read_text().strip()
+
+
+def redis_cli(
+    compose: Compose, *args: str, service: str = "redis", user: str = "admin", password: str = ""
+) -> str:
+    """redis-cli in a Redis container (the cache's, or the queue store), logged in as ``user``
+    (the admin unless told): REDISCLI_AUTH passed on from this process's environment, so the
+    password is on no command line."""
+    password = password or redis_admin_password()
     result = compose(
-        "exec", "-T", "-e", "REDISCLI_AUTH", service, "redis-cli", *args,
+        "exec", "-T", "-e", "REDISCLI_AUTH", service, "redis-cli", "--no-auth-warning",
+        "--user", user, *args,
         env={"REDISCLI_AUTH": password},
     )  # fmt: skip
     return str(result.stdout).strip()

@@ -1,6 +1,7 @@
 """The production stack from compose.yml alone (no override), as an operator would run it:
 every request here goes through the edge, its one published port."""
 
+import functools
 import json
 import os
 import subprocess
@@ -299,6 +300,15 @@ class ComposeStack(unittest.TestCase):
                 "postgres_password": "postgres_password",
                 "api_keys": "api_keys",
                 "redis_password": "redis_password",
+                "queue_redis_password": "queue_producer_password",
+            },
+            "worker": {
+                "postgres_password": "postgres_password",
+                "queue_redis_password": "queue_worker_password",
+            },
+            "scheduler": {
+                "postgres_password": "postgres_password",
+                "queue_redis_password": "queue_producer_password",
             },
             "migrate": {"postgres_password": "postgres_owner_password"},
             "db": {
@@ -306,6 +316,7 @@ class ComposeStack(unittest.TestCase):
                 "postgres_admin_password": "postgres_admin_password",
             },
             "redis": {"redis_acl": "redis_acl"},
+            "queue": {"queue_acl": "queue_acl"},
         }
         for service, secrets in expected.items():
             with self.subTest(service=service):
@@ -328,11 +339,14 @@ class ComposeStack(unittest.TestCase):
                 "postgres_owner_password",
                 "postgres_superuser_password",
                 "redis_password",
+                "queue_producer_password",
+                "queue_worker_password",
             )
         }
+        values["redis_admin_password"] = services.redis_admin_password()
         values["api_key"] = first_key_secret(services.secret_value(compose, "api_keys"))
         self.assertTrue(all(values.values()))
-        for service in ("app", "migrate", "db", "redis"):
+        for service in ("app", "worker", "scheduler", "migrate", "db", "redis", "queue"):
             configuration = json.dumps(inspect("container", container_of(service)))
             for name, value in values.items():
                 with self.subTest(service=service, secret=name):
@@ -391,6 +405,39 @@ class ComposeStack(unittest.TestCase):
         policy = services.redis_cli(compose, "CONFIG", "GET", "maxmemory-policy").split()[1]
         report(f"redis maxmemory-policy: {policy}")
         self.assertTrue(policy.startswith("volatile-"), policy)
+
+    def test_each_redis_role_may_do_only_its_own_work(self) -> None:
+        """One user per role, each with its own password: the cache's app user, the queue store's
+        producer and worker. None may flush, reconfigure or touch another's keys; `default` is
+        off: logging in as it fails, and the command after it is refused."""
+        roles = [  # Redis service, user, its password's secret, a key of its own
+            ("redis", "app", "redis_password", "cache:items:0"),
+            ("queue", "producer", "queue_producer_password", "jobs"),
+            ("queue", "worker", "queue_worker_password", "worker:autoclaim:0"),
+        ]
+        refused = [("FLUSHALL",), ("CONFIG", "GET", "maxmemory"), ("GET", "elsewhere:key")]
+        for service, user, secret, own_key in roles:
+            cli = functools.partial(
+                services.redis_cli,
+                compose,
+                service=service,
+                user=user,
+                password=services.secret_value(compose, secret),
+            )
+            with self.subTest(user=user):
+                self.assertEqual(cli("PING"), "PONG")
+                self.assertNotIn("NOPERM", cli("EXISTS", own_key))
+                for command in refused:
+                    answer = cli(*command)
+                    report(f"{service} as {user}: {' '.join(command)} -> {answer}")
+                    self.assertIn("NOPERM", answer)
+        for service in ("redis", "queue"):
+            with self.subTest(default_user=service):
+                wrong = services.secret_value(compose, "redis_password")
+                answer = services.redis_cli(
+                    compose, "PING", service=service, user="default", password=wrong
+                )
+                self.assertIn("NOAUTH", answer)
 
     def test_every_key_the_app_writes_expires(self) -> None:
         if http_request("HEAD", f"{URL}/api/v1/items", None, None).status == 404:

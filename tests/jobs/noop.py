@@ -14,6 +14,6 @@ from app.worker.broker import broker
 @broker.task(task_name="worker.noop")
 async def noop(batch: str, token: str, sent_at: float) -> None:
     async with Redis(connection_pool=broker.connection_pool) as redis:
-        key = f"noop:{batch}"
+        key = f"worker:noop:{batch}"
         await redis.zadd(key, {token: time.time() - sent_at})
         await redis.expire(key, 3600)

@@ -37,7 +37,7 @@ async def wait_for_all(redis: Redis, batch: str, jobs: int, within_seconds: floa
     deadline = time.monotonic() + within_seconds
     done = 0
     while time.monotonic() < deadline:
-        done = await redis.zcard(f"noop:{batch}")
+        done = await redis.zcard(f"worker:noop:{batch}")
         if done >= jobs:
             break
         await asyncio.sleep(0.05)
@@ -63,7 +63,7 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
             done = await wait_for_all(redis, batch, args.jobs, args.timeout)
             seconds = time.monotonic() - started
             # redis-py types a reply as any Redis value; this one is [(member, score)].
-            scored: Any = await redis.zrange(f"noop:{batch}", 0, -1, withscores=True)
+            scored: Any = await redis.zrange(f"worker:noop:{batch}", 0, -1, withscores=True)
             waits = sorted(float(score) for _, score in scored)
         report |= {
             "done": done,

@@ -36,7 +36,7 @@ def redis_cli(node: str, *args: str, check: bool = True) -> str:
         node,
         "sh",
         "-c",
-        'REDISCLI_AUTH="$(cat /run/secrets/redis_password)" redis-cli -c "$@"',
+        'REDISCLI_AUTH="$(cat /run/secrets/redis_admin_password)" redis-cli --user admin -c "$@"',
         "redis-cli",
         *args,
         check=check,
@@ -78,7 +78,7 @@ class CacheAndRateLimitOnRedisCluster(unittest.TestCase):
             self.assertEqual(read.status, 200)
         keys = self.keys_by_node()
         everywhere = [k for node in keys.values() for k in node]
-        self.assertIn(f"items:{item.replace('-', '')}", everywhere)
+        self.assertIn(f"cache:items:{item.replace('-', '')}", everywhere)
         self.assertTrue(any(k.startswith("ratelimit:") for k in everywhere))
         statuses = [
             http_request("GET", f"{URL}/api/v1/items?limit=1", api_key=key).status for _ in range(6)

@@ -207,7 +207,8 @@ async def test_a_write_redis_missed_is_retried_and_meanwhile_not_served(
 def test_an_entry_is_the_namespace_and_the_id_its_body_the_schema_revisions_field() -> None:
     row_id = uuid.uuid4()
 
-    assert WIDGETS.key(row_id) == f"{NAMESPACE}:{row_id.hex}"
+    # Under cache:, the one pattern (with ratelimit:) the cache's Redis user may touch.
+    assert WIDGETS.key(row_id) == f"cache:{NAMESPACE}:{row_id.hex}"
     assert WIDGETS.field == f"b:{schema_revision(Widget)}"
     assert Keyspace(NAMESPACE, Widget, 5).field == WIDGETS.field  # stable
 

@@ -47,7 +47,7 @@ async def test_jobs_are_counted_by_task_and_outcome_and_timed() -> None:
 def queue_store(settings: Settings) -> Iterator[Redis]:
     client = queue_store_client(
         settings.queue_redis_url.get_secret_value(),
-        settings.redis_password.get_secret_value() or None,
+        settings.queue_redis_password.get_secret_value() or None,
         settings.redis_socket_timeout_seconds,
     )
     yield client

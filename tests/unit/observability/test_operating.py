@@ -30,7 +30,7 @@ def test_the_checker_knows_every_name_the_live_registries_serve(settings: Settin
     worker = CollectorRegistry()
     queue_store = queue_store_client(
         settings.queue_redis_url.get_secret_value(),
-        settings.redis_password.get_secret_value() or None,
+        settings.queue_redis_password.get_secret_value() or None,
         settings.redis_socket_timeout_seconds,
     )
     queue_store.xgroup_create("tests-depth", "workers", id="0", mkstream=True)

@@ -26,7 +26,7 @@ async def stream(settings: Settings) -> AsyncIterator[str]:
 def consumer(settings: Settings, stream: str, idle_ms: int) -> ReclaimingRedisStreamBroker:
     return ReclaimingRedisStreamBroker(
         settings.queue_redis_url.get_secret_value(),
-        password=settings.redis_password.get_secret_value() or None,
+        password=settings.queue_redis_password.get_secret_value() or None,
         queue_name=stream,
         consumer_group_name="test-workers",
         idle_timeout=idle_ms,

@@ -74,7 +74,7 @@ async def test_the_noop_job_has_one_effect_however_often_it_runs(settings: Setti
         await noop(batch, "token-1", time.time())
     redis = queue_client(settings)
     try:
-        assert await redis.zcard(f"noop:{batch}") == 1
+        assert await redis.zcard(f"worker:noop:{batch}") == 1
     finally:
         await redis.aclose()
 
