@@ -120,8 +120,8 @@ async def serve(app: FastAPI) -> AsyncIterator[AsyncClient]:
 
 
 def queue_client(settings: Settings) -> Redis:
-    """A client of the test's own for the queue store (which takes the Redis password)."""
-    password = settings.redis_password.get_secret_value() or None
+    """A client of the test's own for the queue store, with its user's password."""
+    password = settings.queue_redis_password.get_secret_value() or None
     return Redis.from_url(settings.queue_redis_url.get_secret_value(), password=password)
 
 
