@@ -7,6 +7,13 @@ endpoints are exempt: probes must never be throttled. If Redis is down, requests
 open) and the guard logs it; if only this process's connections to it are all busy (a burst),
 the request waits for one, and is answered 503 if none frees up: a burst never switches the
 limit off. The process's Redis client comes from the lifespan's state (``scope["state"]``).
+
+A client far from its limit costs a round trip to Redis on a few of its requests only: the
+process counts several of the window's requests at once in Redis (a lease: ``lease_size``, one
+per 256 left, at most 32) and hands them out in memory. A lease never lets a client past its
+limit, since all of it is counted in Redis before any of it is used; one left unused in another
+process can only make a refusal come early, by at most its size. Within 512 requests of the
+limit (as Redis last counted) no lease is taken, so a limit below 512 is exact.
 """
 
 import ipaddress
@@ -28,13 +35,34 @@ from app.core.security import API_KEY_HEADER, caller_for
 
 EXEMPT_PREFIXES = ("/health/",)
 
-# Count the request and start the window's clock on its first one: one round trip, one
-# command (cheaper than a pipeline of two), and the expiry is set once, not pushed back.
+# Count ARGV[2] requests (a lease) and start the window's clock on its first one: one round trip,
+# one command, and the expiry is set once, not pushed back.
 COUNT_IN_WINDOW = """
-local count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+local count = redis.call('INCRBY', KEYS[1], ARGV[2])
+if count == tonumber(ARGV[2]) then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return count
 """
+# A lease is one request per LEASE_EVERY left in the window, at most MAX_LEASE. A process keeps
+# leases for MAX_LEASED_CLIENTS clients at most; the others are counted one request at a time.
+LEASE_EVERY = 256
+MAX_LEASE = 32
+MAX_LEASED_CLIENTS = 10_000
+
+
+def lease_size(left: int) -> int:
+    """How many requests to count at once when ``left`` remain in the window, as Redis last
+    counted: 1 within 512 of the limit."""
+    return max(1, min(MAX_LEASE, left // LEASE_EVERY))
+
+
+class Lease:
+    """A client's requests counted in Redis by this process and not used yet: the positions
+    ``next`` to ``last`` in its window; ``counted`` is Redis' count when they were taken."""
+
+    __slots__ = ("counted", "last", "next")
+
+    def __init__(self, counted: int, next_position: int, last: int) -> None:
+        self.counted, self.next, self.last = counted, next_position, last
 
 
 def client_identity(scope: Scope, settings: Settings) -> str:
@@ -68,12 +96,35 @@ class RateLimitMiddleware:
         self.window = settings.rate_limit_window_seconds
         self.settings = settings
         self._script: AsyncScript | None = None
+        # This window's leases, by rate-limit key (emptied when the window turns).
+        self._leases: dict[str, Lease] = {}
+        self._leases_window = 0
 
     def _count_in_window(self, redis: Redis) -> AsyncScript:
         script = self._script
         if script is None or script.registered_client is not redis:  # a new lifespan's client
             script = self._script = redis.register_script(COUNT_IN_WINDOW)
         return script
+
+    async def _position(self, redis: Redis, key: str, window_start: int) -> int:
+        """This request's position in its client's window: the next of the process's lease
+        while it lasts, else the first of a new lease counted in Redis. A position past the
+        limit is refused, so a lease is never used past it."""
+        if window_start != self._leases_window:
+            self._leases.clear()
+            self._leases_window = window_start
+        lease = self._leases.get(key)
+        if lease is not None and lease.next <= lease.last:
+            lease.next += 1
+            return lease.next - 1
+        size = 1 if lease is None else lease_size(self.limit - lease.counted)
+        counted = int(await self._count_in_window(redis)(keys=[key], args=[self.window + 1, size]))
+        first, last = counted - size + 1, min(counted, self.limit)
+        if lease is not None:
+            lease.counted, lease.next, lease.last = counted, first + 1, last
+        elif len(self._leases) < MAX_LEASED_CLIENTS:
+            self._leases[key] = Lease(counted, first + 1, last)
+        return first
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(EXEMPT_PREFIXES):
@@ -89,7 +140,7 @@ class RateLimitMiddleware:
         if guard.available:
             key = f"ratelimit:{client_identity(scope, self.settings)}:{window_start}"
             try:
-                count = await self._count_in_window(resources.redis)(keys=[key], args=[window + 1])
+                count = await self._position(resources.redis, key, window_start)
             except (RedisError, OSError) as error:
                 if is_pool_exhausted(error):  # overload, not an outage: never fail open on it
                     busy = problem_response(

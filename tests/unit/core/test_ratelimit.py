@@ -5,7 +5,7 @@ from starlette.types import Scope
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app.core.config import Settings
-from app.core.rate_limit import client_identity
+from app.core.rate_limit import MAX_LEASE, client_identity, lease_size
 from tests.unit.support import (
     API_KEY,
     API_KEY_ID,
@@ -135,3 +135,52 @@ async def test_a_proxy_seen_as_ipv4_mapped_is_trusted_like_its_ipv4_address(
     await middleware(scope, None, None)  # type: ignore[arg-type]
 
     assert seen == ["203.0.113.9"]
+
+
+def test_a_lease_is_one_request_per_256_left_and_one_within_512_of_the_limit() -> None:
+    assert [lease_size(left) for left in (0, 1, 511, 512, 767, 768, 8191, 8192, 10**8)] == [
+        1, 1, 1, 2, 2, 3, 31, 32, 32,
+    ]  # fmt: skip
+
+
+async def test_a_client_far_from_its_limit_is_counted_in_redis_a_lease_at_a_time(
+    settings: Settings,
+) -> None:
+    limit = 100_000
+    app = create_app_with_probes(changed(settings, rate_limit_requests=limit))
+    async with serve(app) as http:
+        remaining = [int((await http.get(OK)).headers["ratelimit-remaining"]) for _ in range(200)]
+    counted = await window_count(settings, "addr:127.0.0.1")
+
+    assert remaining == list(range(limit - 1, limit - 201, -1))  # one less at every request
+    # 200 requests, counted in Redis in leases of up to 32 (never fewer than were used).
+    assert 200 <= counted <= 200 + MAX_LEASE
+
+
+async def test_leases_in_two_processes_never_let_a_client_past_its_limit(
+    settings: Settings,
+) -> None:
+    limit = 700  # leases of 2 while 512 or more are left, then one request at a time
+    limited = changed(settings, rate_limit_requests=limit)
+    async with (
+        serve(create_app_with_probes(limited)) as first,
+        serve(create_app_with_probes(limited)) as second,
+    ):
+        statuses = [(await (first, second)[n % 2].get(OK)).status_code for n in range(limit + 50)]
+
+    assert statuses.count(200) == limit
+    assert statuses[limit:] == [429] * 50
+
+
+async def window_count(settings: Settings, client: str) -> int:
+    """The client's count in Redis for the current window."""
+    redis = Redis.from_url(
+        settings.redis_url.get_secret_value(),
+        password=settings.redis_password.get_secret_value() or None,
+        decode_responses=True,
+    )
+    try:
+        keys = [key async for key in redis.scan_iter(f"ratelimit:{client}:*")]
+        return int(await redis.get(keys[0])) if len(keys) == 1 else -1
+    finally:
+        await redis.aclose()
