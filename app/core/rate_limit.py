@@ -16,6 +16,7 @@ process can only make a refusal come early, by at most its size. Within 512 requ
 limit (as Redis last counted) no lease is taken, so a limit below 512 is exact.
 """
 
+import asyncio
 import ipaddress
 import math
 import time
@@ -57,12 +58,14 @@ def lease_size(left: int) -> int:
 
 class Lease:
     """A client's requests counted in Redis by this process and not used yet: the positions
-    ``next`` to ``last`` in its window; ``counted`` is Redis' count when they were taken."""
+    ``next`` to ``last`` in its window; ``counted`` is Redis' count when they were taken, and
+    ``renewal`` is set once the next lease, being counted, is in."""
 
-    __slots__ = ("counted", "last", "next")
+    __slots__ = ("counted", "last", "next", "renewal")
 
     def __init__(self, counted: int, next_position: int, last: int) -> None:
         self.counted, self.next, self.last = counted, next_position, last
+        self.renewal: asyncio.Event | None = None
 
 
 def client_identity(scope: Scope, settings: Settings) -> str:
@@ -113,18 +116,39 @@ class RateLimitMiddleware:
         if window_start != self._leases_window:
             self._leases.clear()
             self._leases_window = window_start
-        lease = self._leases.get(key)
-        if lease is not None and lease.next <= lease.last:
-            lease.next += 1
-            return lease.next - 1
-        size = 1 if lease is None else lease_size(self.limit - lease.counted)
-        counted = int(await self._count_in_window(redis)(keys=[key], args=[self.window + 1, size]))
-        first, last = counted - size + 1, min(counted, self.limit)
-        if lease is not None:
-            lease.counted, lease.next, lease.last = counted, first + 1, last
-        elif len(self._leases) < MAX_LEASED_CLIENTS:
-            self._leases[key] = Lease(counted, first + 1, last)
+        while True:
+            lease = self._leases.get(key)
+            if lease is None:  # the client's first request here this window: counted alone
+                counted = await self._count(redis, key, 1)
+                if len(self._leases) < MAX_LEASED_CLIENTS:
+                    self._leases.setdefault(key, Lease(counted, counted + 1, counted))
+                return counted
+            if lease.next <= lease.last:
+                lease.next += 1
+                return lease.next - 1
+            if lease.renewal is None:
+                return await self._renew(redis, key, lease)
+            # Another request is renewing this lease: take from the new one once it is in, so
+            # that two leases never replace each other (the unused part of one would be lost).
+            await lease.renewal.wait()
+
+    async def _renew(self, redis: Redis, key: str, lease: Lease) -> int:
+        """Count the client's next lease in Redis; the position of its first request."""
+        size = lease_size(self.limit - lease.counted)
+        lease.renewal = asyncio.Event()
+        try:
+            counted = await self._count(redis, key, size)
+        finally:
+            lease.renewal.set()
+            lease.renewal = None
+        first = counted - size + 1
+        lease.counted, lease.next, lease.last = counted, first + 1, min(counted, self.limit)
         return first
+
+    async def _count(self, redis: Redis, key: str, requests: int) -> int:
+        """Count ``requests`` in the client's window in Redis; Redis' count after them."""
+        script = self._count_in_window(redis)
+        return int(await script(keys=[key], args=[self.window + 1, requests]))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(EXEMPT_PREFIXES):

@@ -1,3 +1,5 @@
+import asyncio
+
 import pytest
 from httpx import AsyncClient
 from redis.asyncio import Redis
@@ -18,6 +20,7 @@ from tests.unit.support import (
 
 LIMIT = 3
 OK = f"{PROBES}/ok"
+HOUR = 3600  # a window no test of many requests straddles
 
 
 @pytest.fixture
@@ -147,7 +150,8 @@ async def test_a_client_far_from_its_limit_is_counted_in_redis_a_lease_at_a_time
     settings: Settings,
 ) -> None:
     limit = 100_000
-    app = create_app_with_probes(changed(settings, rate_limit_requests=limit))
+    limited = changed(settings, rate_limit_requests=limit, rate_limit_window_seconds=HOUR)
+    app = create_app_with_probes(limited)
     async with serve(app) as http:
         remaining = [int((await http.get(OK)).headers["ratelimit-remaining"]) for _ in range(200)]
     counted = await window_count(settings, "addr:127.0.0.1")
@@ -161,7 +165,7 @@ async def test_leases_in_two_processes_never_let_a_client_past_its_limit(
     settings: Settings,
 ) -> None:
     limit = 700  # leases of 2 while 512 or more are left, then one request at a time
-    limited = changed(settings, rate_limit_requests=limit)
+    limited = changed(settings, rate_limit_requests=limit, rate_limit_window_seconds=HOUR)
     async with (
         serve(create_app_with_probes(limited)) as first,
         serve(create_app_with_probes(limited)) as second,
@@ -170,6 +174,27 @@ async def test_leases_in_two_processes_never_let_a_client_past_its_limit(
 
     assert statuses.count(200) == limit
     assert statuses[limit:] == [429] * 50
+
+
+async def test_concurrent_requests_in_two_processes_use_every_lease_to_the_limit(
+    settings: Settings,
+) -> None:
+    """16 requests at a time in each of two processes: a request that arrives while its
+    process renews a lease is counted on its own, so no lease replaces another, and none of the
+    limit is lost to a lease dropped unused."""
+    limit = 1500  # leases of up to 3 while 768 or more are left
+    limited = changed(settings, rate_limit_requests=limit, rate_limit_window_seconds=HOUR)
+    async with (
+        serve(create_app_with_probes(limited)) as first,
+        serve(create_app_with_probes(limited)) as second,
+    ):
+        statuses: list[int] = []
+        while len(statuses) < limit + 64:
+            batch = [http.get(OK) for http in (first, second) for _ in range(16)]
+            statuses += [response.status_code for response in await asyncio.gather(*batch)]
+
+    assert statuses.count(200) == limit
+    assert await window_count(settings, "addr:127.0.0.1") >= limit
 
 
 async def window_count(settings: Settings, client: str) -> int:
@@ -181,6 +206,7 @@ async def window_count(settings: Settings, client: str) -> int:
     )
     try:
         keys = [key async for key in redis.scan_iter(f"ratelimit:{client}:*")]
-        return int(await redis.get(keys[0])) if len(keys) == 1 else -1
+        assert len(keys) == 1, keys  # one window
+        return int(str(await redis.get(keys[0])))
     finally:
         await redis.aclose()
