@@ -56,11 +56,14 @@ def _class_bodies() -> tuple[str, str, str]:
     def written(code_point: int) -> str:
         return f"\\u{code_point:04x}" if code_point <= 0xFFFF else chr(code_point)
 
-    refused, space, visible = (
-        "".join(written(start) if start == end else f"{written(start)}-{written(end)}" for start, end in runs)
-        for runs in spans
-    )
-    return refused, space, visible
+    def body(runs: list[list[int]]) -> str:
+        return "".join(
+            written(start) if start == end else f"{written(start)}-{written(end)}"
+            for start, end in runs
+        )
+
+    refused, space, visible = spans
+    return body(refused), body(space), body(visible)
 
 
 # A name's characters as classes of a few hundred ranges, so the OpenAPI pattern says exactly what
