@@ -1,5 +1,7 @@
 """The kit's field building blocks, on their own (a resource's own tests cover them in use)."""
 
+import re
+import sys
 from decimal import Decimal
 from typing import Annotated
 
@@ -15,6 +17,7 @@ from pydantic import (
 
 from app.kit.fields import (
     TEXT_PATTERN,
+    is_refused,
     look_alike_key,
     money_formatter,
     money_parser,
@@ -78,6 +81,20 @@ LOOK_ALIKE_INPUT = [
 def test_a_name_refuses_every_refused_category_and_ignorable_character(raw: str) -> None:
     with pytest.raises(ValidationError):
         Thing(name=raw)
+
+
+def test_the_name_pattern_admits_exactly_the_characters_the_validator_accepts() -> None:
+    # Every code point but the surrogates (a JSON string cannot carry one alone): inside a name,
+    # allowed unless refused; alone, allowed unless refused or whitespace (trimmed away).
+    pattern = re.compile(name_pattern(10))
+    for code_point in range(sys.maxunicode + 1):
+        if 0xD800 <= code_point <= 0xDFFF:
+            continue
+        character = chr(code_point)
+        allowed = not is_refused(character)
+        assert bool(pattern.fullmatch(f"a{character}a")) == allowed, hex(code_point)
+        assert bool(pattern.fullmatch(character)) == (allowed and not character.isspace())
+    assert Thing(name="\u3000Lamp\u00a0post\u2002").name == "Lamp post"
 
 
 def test_the_length_limit_applies_after_normalisation() -> None:
