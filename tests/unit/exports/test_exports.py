@@ -20,7 +20,7 @@ from app.exports.config import ExportSettings
 from app.exports.models import Export, ExportChunk
 from app.exports.registry import EXPORTS, CsvExport
 from app.exports.service import ExportService, ExportStorageFull, TooManyExports
-from tests.unit.support import WRITE_HEADERS, queue_client
+from tests.unit.support import queue_client
 
 NUMBERS = CsvExport(
     kind="test-numbers",
@@ -256,33 +256,6 @@ async def test_a_key_has_at_most_three_exports_under_way_even_when_it_asks_at_on
     ).reused
 
 
-async def test_past_the_limit_the_api_answers_429_with_retry_after(client: AsyncClient) -> None:
-    url = "/api/v1/items/exports"  # a kind of the app's own: routed at start-up
-    answers = [await client.post(url, headers=WRITE_HEADERS) for _ in range(4)]
-
-    assert [answer.status_code for answer in answers] == [202, 202, 202, 429]
-    assert answers[3].headers["content-type"] == "application/problem+json"
-    assert int(answers[3].headers["retry-after"]) > 0
-
-
-async def test_a_recent_succeeded_export_is_reused_and_an_old_one_is_not(
-    client: AsyncClient, resources: Resources
-) -> None:
-    url = "/api/v1/items/exports"  # a kind of the app's own: routed at start-up
-    first = uuid.UUID((await client.post(url, headers=WRITE_HEADERS)).json()["id"])
-    await tasks.run_export_now(resources, first, ExportSettings())
-
-    again = await client.post(url, headers=WRITE_HEADERS)
-    assert again.status_code == 200
-    assert again.json()["id"] == str(first)
-    assert again.json()["status"] == "succeeded"
-
-    await set_finished_at(resources, first, datetime.now(UTC) - timedelta(minutes=5))
-    fresh = await client.post(url, headers=WRITE_HEADERS)
-    assert fresh.status_code == 202
-    assert fresh.json()["id"] != str(first)
-
-
 async def test_past_the_storage_bound_a_new_export_is_503(resources: Resources) -> None:
     done = await start(resources)
     await tasks.run_export_now(resources, done, ExportSettings())
@@ -290,9 +263,3 @@ async def test_past_the_storage_bound_a_new_export_is_503(resources: Resources) 
 
     with pytest.raises(ExportStorageFull):
         await ExportService(resources, bounded).start(NUMBERS.kind, "tests")
-
-
-async def set_finished_at(resources: Resources, export_id: uuid.UUID, when: datetime) -> None:
-    async with resources.sessions() as session:
-        await session.execute(update(Export).where(Export.id == export_id).values(finished_at=when))
-        await session.commit()

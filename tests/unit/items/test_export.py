@@ -4,15 +4,17 @@ import csv
 import io
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from httpx import AsyncClient
+from sqlalchemy import update
 
 from app.core.config import Settings
 from app.core.resources import Resources
 from app.exports import tasks
 from app.exports.config import ExportSettings
+from app.exports.models import Export
 from tests.unit.items.conftest import ITEMS
 from tests.unit.support import WRITE_HEADERS
 
@@ -110,3 +112,34 @@ async def test_cells_that_start_like_a_formula_are_exported_as_text(
     assert download.headers["content-disposition"].startswith("attachment;")
     assert download.headers["cache-control"] == "no-store"
     assert download.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_past_the_limit_the_api_answers_429_with_retry_after(client: AsyncClient) -> None:
+    answers = [await client.post(EXPORTS, headers=WRITE_HEADERS) for _ in range(4)]
+
+    assert [answer.status_code for answer in answers] == [202, 202, 202, 429]
+    assert answers[3].headers["content-type"] == "application/problem+json"
+    assert int(answers[3].headers["retry-after"]) > 0
+
+
+async def test_a_recent_succeeded_export_is_reused_and_an_old_one_is_not(
+    client: AsyncClient, resources: Resources
+) -> None:
+    first = uuid.UUID((await client.post(EXPORTS, headers=WRITE_HEADERS)).json()["id"])
+    await tasks.run_export_now(resources, first, ExportSettings())
+
+    again = await client.post(EXPORTS, headers=WRITE_HEADERS)
+    assert again.status_code == 200
+    assert again.json()["id"] == str(first)
+    assert again.json()["status"] == "succeeded"
+
+    await set_finished_at(resources, first, datetime.now(UTC) - timedelta(minutes=5))
+    fresh = await client.post(EXPORTS, headers=WRITE_HEADERS)
+    assert fresh.status_code == 202
+    assert fresh.json()["id"] != str(first)
+
+
+async def set_finished_at(resources: Resources, export_id: uuid.UUID, when: datetime) -> None:
+    async with resources.sessions() as session:
+        await session.execute(update(Export).where(Export.id == export_id).values(finished_at=when))
+        await session.commit()
