@@ -111,9 +111,11 @@ class RedisStopped(unittest.TestCase):
             report(f"redis stopped: {answers}")
             self.assertEqual(answers, dict.fromkeys(answers, 200))
             self.assertEqual(len(answers), len(stack.health_paths()))
-            read = call("GET", f"{ITEMS}/{item['id']}")
-            self.assertEqual(read.status, 200)
-            self.assertNotIn("ratelimit-limit", read.headers, "the limiter failed open")
+            # A lease counted before Redis stopped may serve a few more requests in each
+            # worker (at most 32, ADR 0024); then the limiter fails open: no 5xx, no headers.
+            reads = [call("GET", f"{ITEMS}/{item['id']}") for _ in range(2 * 33)]
+            self.assertEqual({read.status for read in reads}, {200})
+            self.assertNotIn("ratelimit-limit", reads[-1].headers, "the limiter failed open")
             self.assertEqual(call("PATCH", f"{ITEMS}/{item['id']}", {"price": "2.00"}).status, 200)
             self.assertEqual(call("GET", f"{ITEMS}/{item['id']}").json()["price"], "2.00")
             self.assertEqual(create_item()["price"], "1.00")
