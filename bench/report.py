@@ -313,7 +313,23 @@ def markdown(meta: dict[str, Any], servers: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(run_dir: Path, results_dir: Path) -> None:
+def wrong_answers(run_dir: Path) -> list[str]:
+    """Every measured wrk run (scenarios, floors, soak, edge and observability rounds) that got a
+    non-2xx answer or a socket error: its throughput is not the path's, so the run fails."""
+    wrong = []
+    for path in sorted(run_dir.rglob("*.json")):
+        run = json.loads(path.read_text())
+        if isinstance(run, dict) and "non_2xx" in run:
+            result = figures(run)
+            if result["non_2xx"] or result["socket_errors"]:
+                wrong.append(
+                    f"{path.relative_to(run_dir)}: {result['non_2xx']} non-2xx, "
+                    f"{result['socket_errors']} socket errors of {result['requests']} requests"
+                )
+    return wrong
+
+
+def main(run_dir: Path, results_dir: Path) -> int:
     meta = json.loads((run_dir / "meta.json").read_text())
     meta["jobs"] = json.loads((run_dir / "job_measured.json").read_text()) | json.loads(
         (run_dir / "worker.json").read_text()
@@ -331,7 +347,11 @@ def main(run_dir: Path, results_dir: Path) -> None:
     path = results_dir / f"{meta['time'].replace(':', '')}.json"
     path.write_text(json.dumps(record, indent=2) + "\n")
     print(f"full results: bench/results/{path.name}")
+    wrong = wrong_answers(run_dir)
+    for line in wrong:
+        print(f"bench: wrong answers measured in {line}", file=sys.stderr)
+    return 1 if wrong else 0
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), Path(sys.argv[2]))
+    sys.exit(main(Path(sys.argv[1]), Path(sys.argv[2])))

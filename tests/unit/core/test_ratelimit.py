@@ -82,15 +82,8 @@ async def test_a_keyed_client_is_counted_under_its_key_id_never_the_key(
     await limited.get(OK, headers={"X-API-Key": ROTATED_API_KEY})
     await limited.get(OK)
 
-    redis = Redis.from_url(
-        settings.redis_url.get_secret_value(),
-        password=settings.redis_password.get_secret_value() or None,
-        decode_responses=True,
-    )
-    try:
+    async with cache_redis(settings) as redis:
         counted = {key.rsplit(":", 1)[0] async for key in redis.scan_iter("ratelimit:*")}
-    finally:
-        await redis.aclose()
 
     assert counted == {
         f"ratelimit:key:{API_KEY_ID}",  # both secrets of the id: one quota
@@ -199,14 +192,16 @@ async def test_concurrent_requests_in_two_processes_use_every_lease_to_the_limit
 
 async def window_count(settings: Settings, client: str) -> int:
     """The client's count in Redis for the current window."""
-    redis = Redis.from_url(
+    async with cache_redis(settings) as redis:
+        keys = [key async for key in redis.scan_iter(f"ratelimit:{client}:*")]
+        assert len(keys) == 1, keys  # one window
+        return int(str(await redis.get(keys[0])))
+
+
+def cache_redis(settings: Settings) -> Redis:
+    """A client of the cache's Redis, as the app's user; `async with` closes it."""
+    return Redis.from_url(
         settings.redis_url.get_secret_value(),
         password=settings.redis_password.get_secret_value() or None,
         decode_responses=True,
     )
-    try:
-        keys = [key async for key in redis.scan_iter(f"ratelimit:{client}:*")]
-        assert len(keys) == 1, keys  # one window
-        return int(str(await redis.get(keys[0])))
-    finally:
-        await redis.aclose()
