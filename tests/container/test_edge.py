@@ -21,6 +21,7 @@ from tests.container.docker import (
     inspect,
     report,
     subnet_for,
+    wait_for,
 )
 
 PROJECT = os.environ.get("SMOKE_PROJECT", "fastapi-starter-smoke") + "-edge"
@@ -135,17 +136,23 @@ class EdgeInFrontOfReplicas(unittest.TestCase):
         )
         self.assertEqual((status, headers["content-type"]), (404, "application/problem+json"))
         self.assertEqual(headers["x-request-id"], request_id, "a sane incoming id is kept")
-        time.sleep(0.5)
-        (edge_line,) = [
-            line for line in log_lines(self.edge) if line.get("request_id") == request_id
-        ]
+
+        # Both write their access lines in batches: the edge within a second (its access_log
+        # flush), the app within 50 ms.
+        def edge_lines() -> list[dict[str, Any]]:
+            return [line for line in log_lines(self.edge) if line.get("request_id") == request_id]
+
+        def app_lines() -> list[dict[str, Any]]:
+            return [
+                line
+                for app in self.apps
+                for line in log_lines(app)
+                if line.get("request_id") == request_id and line.get("logger") == "app.access"
+            ]
+
+        wait_for(lambda: bool(edge_lines() and app_lines()), 5, "both access lines")
+        (edge_line,), (app_line,) = edge_lines(), app_lines()
         client = edge_line["client"]  # the address the edge took the connection from
-        (app_line,) = [
-            line
-            for app in self.apps
-            for line in log_lines(app)
-            if line.get("request_id") == request_id and line.get("logger") == "app.access"
-        ]
         report(f"client as the edge and the app see it: {client} / {app_line['client']}")
         self.assertEqual(app_line["client"], client)
         self.assertNotIn(
