@@ -306,14 +306,17 @@ BROWSER_IMAGE = fastapi-starter-browser
 browser: config ## /docs and /redoc in headless Chromium on the dev stack (started and stopped if not up)
 	docker build --quiet --tag $(BROWSER_IMAGE) tests/browser >/dev/null
 	@# The dev stack as `make up` starts it, unless it is running already; stopped again only
-	@# when started here, whatever the outcome. The exit status is the tests'.
+	@# when started here, whatever the outcome, and its volumes removed only when created here
+	@# (a stopped stack's data stays). The exit status is the tests'.
 	@started=; [ -n "$$($(COMPOSE) ps --status running --quiet app)" ] || started=1; \
+	created=; docker volume inspect $(PROJECT)_pgdata >/dev/null 2>&1 || created=1; \
 	status=0; { [ -z "$$started" ] || $(MAKE) up; } && \
 	docker run --rm --init --network "container:$$($(COMPOSE) ps --quiet app)" \
 	  --volume "$(CURDIR)/tests:/src/tests:ro" $(BROWSER_IMAGE) \
 	  python3 -m unittest discover --start-directory tests/browser --top-level-directory . \
 	  --verbose || status=$$?; \
-	if [ -n "$$started" ]; then $(MAKE) down; fi; exit $$status
+	if [ -n "$$started" ]; then $(MAKE) down; fi; \
+	if [ -n "$$created" ]; then $(COMPOSE) down --volumes >/dev/null 2>&1; fi; exit $$status
 
 .PHONY: bench
 bench: config build ## Measure the stack against its floors (QUICK=1 for a 2-minute harness check)

@@ -101,6 +101,14 @@ class ComposeStack(unittest.TestCase):
         self.assertEqual(data["Type"], "volume")
         self.assertEqual(data["Name"], f"{PROJECT}_pgdata")
 
+    def test_the_cache_leaves_no_volume_on_disk(self) -> None:
+        # The image declares /data a volume: without the tmpfs, every replaced cache container
+        # would leave an anonymous volume behind.
+        config = inspect("container", container_of("redis"))
+        volumes = [m for m in config["Mounts"] if m["Type"] == "volume"]
+        self.assertEqual(volumes, [])
+        self.assertIn("/data", config["HostConfig"]["Tmpfs"])
+
     def test_only_the_edge_publishes_a_port(self) -> None:
         self.assertTrue(inspect("container", container_of("edge"))["HostConfig"]["PortBindings"])
         for service in ("app", "db", "redis", "migrate"):
