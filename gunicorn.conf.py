@@ -15,7 +15,7 @@ from app.observability.multiprocess import (
     reset_directory,
     serve,
 )
-from app.server import process_count
+from app.server import process_count, settle_garbage_collection
 
 settings = get_settings()
 
@@ -59,3 +59,5 @@ def child_exit(server: Any, worker: Any) -> None:
 def post_worker_init(worker: Any) -> None:
     # Each server process drains on SIGTERM before it stops (app/core/drain.py).
     drain.drain_this_process()
+    # The app is loaded: what is loaded so far is kept out of the collector's way (app/server.py).
+    settle_garbage_collection()

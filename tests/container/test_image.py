@@ -74,6 +74,17 @@ class ImageConfiguration(unittest.TestCase):
         )
         self.assertEqual(conf.stdout.strip(), "app.server.ServerProcess True")
 
+    def test_each_server_process_settles_its_garbage_collection_once_loaded(self) -> None:
+        # What gunicorn runs in a server process once the app is loaded (app/server.py).
+        settled = run_in_image(
+            "python",
+            "-c",
+            "import gc, runpy; "
+            "runpy.run_path('gunicorn.conf.py')['post_worker_init'](None); "
+            "print(gc.get_freeze_count() > 0, gc.get_threshold())",
+        )
+        self.assertEqual(settled.stdout.strip(), "True (20000, 20, 20)", settled.stderr)
+
     def test_healthcheck_probes_liveness_without_curl(self) -> None:
         probe = " ".join(self.config["Healthcheck"]["Test"])
         self.assertIn("/health/live", probe)

@@ -1,10 +1,17 @@
+import gc
 import os
 from pathlib import Path
 
 import pytest
 
 from app.core.config import InvalidSettings, Settings, load_settings
-from app.server import ServerProcess, available_cpus, process_count
+from app.server import (
+    COLLECTION_THRESHOLDS,
+    ServerProcess,
+    available_cpus,
+    process_count,
+    settle_garbage_collection,
+)
 
 AFFINITY = len(os.sched_getaffinity(0))
 
@@ -88,3 +95,19 @@ def test_the_server_process_sends_no_server_header_and_caps_connections(
     assert kwargs["server_header"] is False
     assert kwargs["http"] == "httptools"
     assert kwargs["limit_concurrency"] == settings.max_connections_per_worker
+
+
+def test_settling_freezes_what_is_loaded_and_makes_collections_rarer() -> None:
+    thresholds = gc.get_threshold()
+    loaded = ["an object the collector tracks"]
+    assert any(found is loaded for found in gc.get_objects())
+    try:
+        settle_garbage_collection()
+        assert gc.get_threshold() == COLLECTION_THRESHOLDS
+        assert COLLECTION_THRESHOLDS[0] > thresholds[0]
+        # Frozen: moved to the permanent generation, which no collection walks.
+        assert gc.get_freeze_count() > 0
+        assert not any(found is loaded for found in gc.get_objects())
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
