@@ -126,6 +126,12 @@ class EdgeInFrontOfReplicas(unittest.TestCase):
         # At most one per replica and nginx worker process: the rest reused a kept one.
         self.assertLessEqual(len(opened), REPLICAS * nginx_workers(self.edge))
 
+    def test_the_edge_runs_one_nginx_process_for_its_one_cpu(self) -> None:
+        # The image's own `worker_processes auto` starts one per CPU of the host (two here),
+        # all taking turns on the one CPU the edge may use (deploy/edge/nginx.conf).
+        cpus = inspect("container", self.edge)["HostConfig"]["NanoCpus"] / 1e9
+        self.assertEqual((nginx_workers(self.edge), cpus), (1, 1.0))
+
     def test_the_app_sees_the_clients_address_not_the_edges_nor_a_forged_one(self) -> None:
         request_id = f"client-{uuid.uuid4().hex}"
         # A path no resource has (the suite holds without the example): the app's own 404, which
