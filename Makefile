@@ -27,8 +27,11 @@ define in_test_stack
 status=0; $(TEST_STACK) run --rm --build tests $(1) || status=$$?; \
   $(TEST_STACK) down --volumes --remove-orphans >/dev/null 2>&1; exit $$status
 endef
-# The dev image with the tree mounted at /src, for one-off tool runs (lint, fmt, lock).
-DEV = $(TEST_STACK) run --rm --no-deps --build tests
+# The dev image with the tree mounted at /src, for one-off tool runs (lint, fmt, lock). The
+# networks `run` creates go afterwards, unless a test stack of this checkout is using them.
+DEV = dev() { local status=0; $(TEST_STACK) run --rm --no-deps --build tests "$$@" || status=$$?; \
+  docker network ls --quiet --filter label=com.docker.compose.project=$(PROJECT)-test \
+    | xargs -r docker network rm >/dev/null 2>&1 || true; return $$status; }; dev
 # The base image: the Dockerfile's digest pin, unless PYTHON_IMAGE names another (a mirror).
 BUILD_ARGS := $(if $(PYTHON_IMAGE),--build-arg PYTHON_IMAGE=$(PYTHON_IMAGE))
 # Prometheus (the observability profile, promtool in lint-deploy): compose.yml's digest pin,
