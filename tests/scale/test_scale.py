@@ -112,7 +112,13 @@ class ScaleOut(unittest.TestCase):
             f"per replica {spread}"
         )
         self.assertTrue(all(count > 0 for count in spread), spread)
-        self.assertEqual((statuses.count(200), statuses.count(429)), (RATE_LIMIT, 1))
+        # Never past the one limit (per-replica limits would answer all 2,001). A refusal may
+        # come early by what leases hold unused (app/core/rate_limit.py): at most one lease per
+        # server process (2 per replica here), of at most RATE_LIMIT // 256 requests each.
+        ok, refused = statuses.count(200), statuses.count(429)
+        self.assertEqual(ok + refused, RATE_LIMIT + 1, statuses)
+        self.assertLessEqual(ok, RATE_LIMIT)
+        self.assertGreaterEqual(ok, RATE_LIMIT - REPLICAS * 2 * (RATE_LIMIT // 256))
 
     def test_3_a_draining_replica_finishes_its_work_and_the_edge_stops_using_it(self) -> None:
         replicas = containers("app")
