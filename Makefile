@@ -271,8 +271,9 @@ alerts: config build ## The alert rules in a real Prometheus: Postgres stopped, 
 	status=0; python3 -m unittest discover --start-directory tests/alerts --top-level-directory . \
 	  --verbose || status=$$?; $(ALERTS_STACK) down --volumes --remove-orphans >/dev/null 2>&1; exit $$status
 
-# The stack on a Postgres shaped like a managed platform's (tests/managed): a non-superuser
-# admin, TLS required with a test CA's certificate, pg_hba.conf out of reach.
+# The stack on data services shaped like a managed platform's (tests/managed): a non-superuser
+# admin, TLS required with a test CA's certificates (Postgres, the cache, the queue store),
+# pg_hba.conf out of reach.
 export MANAGED_PROJECT = $(PROJECT)-managed
 # The PgBouncer image (deploy/pgbouncer), built from Debian's package; PGBOUNCER_BASE_IMAGE names
 # a mirror's copy of its base, as PYTHON_IMAGE does for the app's.
@@ -286,7 +287,7 @@ pgbouncer-build: ## Build the PgBouncer image (deploy/pgbouncer) as $(PGBOUNCER_
 	  $(if $(PGBOUNCER_BASE_IMAGE),--build-arg PGBOUNCER_BASE_IMAGE=$(PGBOUNCER_BASE_IMAGE)) deploy/pgbouncer
 
 .PHONY: managed
-managed: config build pgbouncer-build ## Managed-Postgres rehearsal (non-superuser admin, TLS verify-full), PgBouncer under load, Redis Cluster, the restore drill
+managed: config build pgbouncer-build ## Managed-data rehearsal (non-superuser admin, TLS verify-full, TLS-only cache and queue store), PgBouncer under load, Redis Cluster, the restore drill
 	@# The stacks and the TLS volume are removed whatever the outcome; the exit status is the tests'.
 	status=0; python3 -m unittest discover --start-directory tests/managed --top-level-directory . \
 	  --verbose || status=$$?; MANAGED_TLS_VOLUME=none $(MANAGED_STACK) down --volumes --remove-orphans >/dev/null 2>&1; \

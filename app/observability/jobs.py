@@ -100,12 +100,14 @@ class QueueDepthCollector(Collector):
         yield family
 
 
-def queue_store_client(url: str, password: str | None, timeout_seconds: float) -> Redis:
-    """A small synchronous client for the scrape thread: it must not touch the event loop's."""
+def queue_store_client(url: str, password: str | None, timeout_seconds: float, **tls: str) -> Redis:
+    """A small synchronous client for the scrape thread: it must not touch the event loop's.
+    ``tls``: what a rediss:// URL trusts, as the broker's connections (app.core.redis.redis_tls)."""
     return Redis.from_url(
         url,
         password=password,
         socket_timeout=timeout_seconds,
         socket_connect_timeout=timeout_seconds,
         max_connections=2,
+        **tls,
     )

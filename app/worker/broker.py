@@ -161,10 +161,12 @@ async def open_resources(state: TaskiqState) -> None:
 def serve_worker_metrics() -> None:
     """The worker's metrics (and the queue's depth, read when scraped) on METRICS_PORT."""
     registry = aggregating_registry()
+    url = settings.queue_redis_url.get_secret_value()
     queue_store = queue_store_client(
-        settings.queue_redis_url.get_secret_value(),
+        url,
         settings.queue_redis_password.get_secret_value() or None,
         settings.redis_socket_timeout_seconds,
+        **redis_tls(settings, url),
     )
     registry.register(
         QueueDepthCollector(queue_store, broker.queue_name, broker.consumer_group_name)

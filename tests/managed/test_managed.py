@@ -1,9 +1,11 @@
-"""make managed: the stack on a Postgres shaped like a managed one (compose.managed.yml).
+"""make managed: the stack on data services shaped like managed ones (compose.managed.yml).
 
 bootstrap-db runs as an admin that is not a superuser, twice (the second run changes nothing);
 the migration runs as the owner, and the app as its own role over TLS with verify-full against a
 test CA; pg_hba.conf is the same after all of it; the smoke requests pass, and every connection
-the app holds is its role's, encrypted, and not a superuser's.
+the app holds is its role's, encrypted, and not a superuser's. The cache and the queue store
+take TLS only: a cached read lands in the cache, an export runs through the queue, and the
+worker's metrics read the queue's depth, each over rediss:// against the same CA.
 """
 
 import os
@@ -23,41 +25,53 @@ from tests.container.docker import (
     http_get,
     http_request,
     report,
+    wait_for,
 )
+from tests.container.services import redis_cli
 
 PROJECT = os.environ.get("MANAGED_PROJECT", "fastapi-starter-managed")
 PORT = os.environ.get("MANAGED_PORT", "18070")
 URL = f"http://127.0.0.1:{PORT}"
 TLS_VOLUME = f"{PROJECT}-tls"
 POSTGRES_IMAGE = "postgres:17-alpine"
+REDIS_IMAGE = "redis:8-alpine"
 
-# The test CA, the server's certificate for the name the app connects to (db), and pg_hba.conf:
-# the socket for the container itself, TLS with a password for everyone else, the superuser
-# never over TCP, and nothing without TLS.
+# The test CA; a certificate for each name the app connects to (db; redis and queue, which share
+# one); and pg_hba.conf: the socket for the container itself, TLS with a password for everyone
+# else, the superuser never over TCP, and nothing without TLS.
 MAKE_TLS = r"""
 set -eu
 cd /tls
 openssl req -x509 -new -nodes -newkey rsa:2048 -days 2 -subj '/CN=managed test CA' \
   -addext 'basicConstraints=critical,CA:TRUE' -addext 'keyUsage=critical,keyCertSign,cRLSign' \
   -keyout ca.key -out ca.crt 2>/dev/null
-openssl req -new -nodes -newkey rsa:2048 -subj '/CN=db' -keyout server.key \
-  -out server.csr 2>/dev/null
-# Python 3.13 checks strictly (VERIFY_X509_STRICT): key usages and key identifiers, as real
-# CAs set them.
-printf '%s\n' 'subjectAltName=DNS:db' 'keyUsage=critical,digitalSignature,keyEncipherment' \
-  'extendedKeyUsage=serverAuth' 'subjectKeyIdentifier=hash' 'authorityKeyIdentifier=keyid' > san.ext
-openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
-  -extfile san.ext -out server.crt 2>/dev/null
-rm -f ca.key ca.srl server.csr san.ext
+sign() {  # sign FILE NAMES: FILE.key and FILE.crt, for these DNS names
+  openssl req -new -nodes -newkey rsa:2048 -subj "/CN=$1" -keyout "$1.key" \
+    -out "$1.csr" 2>/dev/null
+  # Python 3.13 checks strictly (VERIFY_X509_STRICT): key usages and key identifiers, as real
+  # CAs set them.
+  printf '%s\n' "subjectAltName=$2" 'keyUsage=critical,digitalSignature,keyEncipherment' \
+    'extendedKeyUsage=serverAuth' 'subjectKeyIdentifier=hash' \
+    'authorityKeyIdentifier=keyid' > san.ext
+  openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
+    -extfile san.ext -out "$1.crt" 2>/dev/null
+  rm -f "$1.csr" san.ext
+  chmod 600 "$1.key" && chmod 644 "$1.crt"
+}
+sign server DNS:db
+sign redis DNS:redis,DNS:queue
+rm -f ca.key ca.srl
 cat > pg_hba.conf <<'HBA'
 local     all  all       trust
 hostssl   all  postgres  all  reject
 hostssl   all  all       all  scram-sha-256
 hostnossl all  all       all  reject
 HBA
-chown postgres:postgres server.key && chmod 600 server.key
-chmod 644 ca.crt server.crt pg_hba.conf
+chown postgres:postgres server.key
+chmod 644 ca.crt pg_hba.conf
 """
+# redis.key is read by the Redis image's own user: run in that image, which knows the name.
+REDIS_OWNS_ITS_KEY = "chown redis /tls/redis.key"
 
 
 def compose(*args: str, **options: Any) -> subprocess.CompletedProcess[str]:
@@ -84,7 +98,7 @@ def hba_digest() -> str:
     return compose("exec", "-T", "db", "sha256sum", "/tls/pg_hba.conf").stdout.split()[0]
 
 
-class ManagedPostgres(unittest.TestCase):
+class ManagedDataServices(unittest.TestCase):
     secrets_dir: tempfile.TemporaryDirectory[str]
     hba_before: str
     first: str
@@ -109,6 +123,19 @@ class ManagedPostgres(unittest.TestCase):
             POSTGRES_IMAGE,
             "-c",
             MAKE_TLS,
+        )
+        docker(
+            "run",
+            "--rm",
+            "--user",
+            "0",
+            "--entrypoint",
+            "sh",
+            "--volume",
+            f"{TLS_VOLUME}:/tls",
+            REDIS_IMAGE,
+            "-c",
+            REDIS_OWNS_ITS_KEY,
         )
         # The admin's URL, with verify-full against the test CA (a secret file of this run).
         cls.secrets_dir = tempfile.TemporaryDirectory()
@@ -213,6 +240,51 @@ class ManagedPostgres(unittest.TestCase):
                 self.assertEqual(
                     psql(f"SELECT has_database_privilege('app', '{database}', 'CONNECT')"), "f"
                 )
+
+    def test_the_cache_and_the_queue_store_take_tls_only(self) -> None:
+        for service in ("redis", "queue"):
+            with self.subTest(service=service):
+                plain = compose("exec", "-T", service, "redis-cli", "ping", check=False)
+                self.assertNotIn("PONG", plain.stdout + plain.stderr)
+                self.assertNotIn("NOAUTH", plain.stdout + plain.stderr)
+
+    def test_a_cached_read_lands_in_the_cache_over_tls(self) -> None:
+        key = first_key_secret((PROJECT_ROOT / ".secrets/api_keys").read_text())
+        created = http_request(
+            "POST", f"{URL}/api/v1/items", {"name": "Desk", "price": "80.00"}, key
+        )
+        self.assertEqual(created.status, 201, created.body)
+        item_id = created.json()["id"]
+        self.assertEqual(http_get(f"{URL}/api/v1/items/{item_id}").status, 200)
+        key_name = f"cache:items:{item_id.replace('-', '')}"
+        entry = redis_cli(compose, "--tls", "--cacert", "/tls/ca.crt", "EXISTS", key_name)
+        self.assertEqual(entry, "1")
+
+    def test_an_export_runs_through_the_queue_over_tls(self) -> None:
+        key = first_key_secret((PROJECT_ROOT / ".secrets/api_keys").read_text())
+        started = http_request("POST", f"{URL}/api/v1/items/exports", api_key=key)
+        self.assertIn(started.status, (200, 202), started.body)
+        export_url = f"{URL}{started.headers['location']}"
+
+        def succeeded() -> bool:
+            status = http_get(export_url).json()["status"]
+            self.assertNotEqual(status, "failed")
+            return bool(status == "succeeded")
+
+        seconds = wait_for(succeeded, timeout=60, what="the export to succeed")
+        report(f"an export through the TLS-only queue store: succeeded in {seconds:.1f} s")
+
+    def test_the_worker_reads_the_queue_depth_over_tls(self) -> None:
+        metrics = compose(
+            "exec",
+            "-T",
+            "worker",
+            "python",
+            "-c",
+            "import urllib.request; print(urllib.request.urlopen("
+            "'http://127.0.0.1:9464/metrics', timeout=5).read().decode())",
+        ).stdout
+        self.assertRegex(metrics, r'(?m)^queue_depth\{state="waiting"\} \d')
 
 
 if __name__ == "__main__":
