@@ -345,8 +345,13 @@ scale: config build pgbouncer-build ## Scale-out on Swarm: 3 replicas under load
 	status=0; python3 -m unittest discover --start-directory tests/scale --top-level-directory . \
 	  --verbose || status=$$?; deploy/swarm/stack down; exit $$status
 
+# The images the targets build. A rebuild leaves the tag's previous image untagged: those are
+# found by the labels they carry (the Dockerfile's title; Compose's project, for the dev image).
+BUILT_IMAGES = $(APP_IMAGE) $(ARM64_IMAGE) $(PGBOUNCER_IMAGE) $(BROWSER_IMAGE) fastapi-starter:tools \
+  $${DEV_IMAGE:-fastapi-starter:dev}
+
 .PHONY: clean
-clean: config ## Remove containers, volumes, test stacks and caches (keeps .env and .secrets)
+clean: config ## Remove containers, volumes, test stacks, the images built here and caches (keeps .env and .secrets)
 	$(COMPOSE) --profile test down --volumes --remove-orphans
 	$(TEST_STACK) down --volumes --remove-orphans
 	$(COMPOSE) --project-name $(SMOKE_PROJECT) -f compose.yml down --volumes --remove-orphans
@@ -365,4 +370,8 @@ clean: config ## Remove containers, volumes, test stacks and caches (keeps .env 
 	$(COMPOSE) --project-name $(SMOKE_PROJECT)-edge -f compose.yml down --volumes --remove-orphans
 	$(COMPOSE) --project-name $(ARM64_PROJECT) -f compose.yml -f tests/arm64/compose.arm64.yml down --volumes --remove-orphans
 	deploy/swarm/stack down
+	docker image rm --force $(BUILT_IMAGES) >/dev/null 2>&1 || true
+	docker image prune --force --filter label=org.opencontainers.image.title=fastapi-starter >/dev/null
+	for project in $(PROJECT) $(PROJECT)-test; do \
+	  docker image prune --force --filter label=com.docker.compose.project=$$project >/dev/null; done
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov

@@ -254,7 +254,8 @@ def markdown(meta: dict[str, Any], servers: dict[str, dict[str, Any]]) -> str:
         "",
         f"{meta['cpus']} CPUs, {meta['workers']} workers, wrk {meta['wrk_threads']} threads × "
         f"{meta['connections']} connections, {meta['warmup_s']} s warm-up + "
-        f"{meta['duration_s']} s per scenario. Python {meta['versions']['python']}, "
+        f"{meta['duration_s']} s per scenario; under {meta.get('rounds_server', '?')}, the median "
+        f"of {meta.get('rounds', 1)} rounds. Python {meta['versions']['python']}, "
         f"FastAPI {meta['versions']['fastapi']}.",
     ]
     for name, server in servers.items():
@@ -288,7 +289,7 @@ def markdown(meta: dict[str, Any], servers: dict[str, dict[str, Any]]) -> str:
         lines += [
             "",
             f"start to healthy {c['start_to_healthy_s']} s · docker stop {c['docker_stop_s']} s · "
-            f"peak memory under the cached read load {c['memory_peak_bytes'] / 2**20:.0f} MiB · "
+            f"peak memory under the scenarios' load {c['memory_peak_bytes'] / 2**20:.0f} MiB · "
             f"peak RSS per worker {worker_peaks(c)}",
         ]
     jobs = meta["jobs"]
@@ -324,6 +325,8 @@ def wrong_answers(run_dir: Path) -> tuple[list[str], list[str]]:
     broken: list[str] = []
     few: list[str] = []
     for path in sorted(run_dir.rglob("*.json")):
+        if path.stem in SCENARIOS and (path.parent / "rounds").is_dir():
+            continue  # a copy of its median round, which is under rounds/
         run = json.loads(path.read_text())
         if isinstance(run, dict) and "non_2xx" in run:
             result = figures(run)

@@ -70,6 +70,8 @@ HBA
 chown postgres:postgres server.key
 chmod 644 ca.crt pg_hba.conf
 """
+# redis-cli's options for the TLS-only cache and queue store: their certificate checked.
+REDIS_CLI_TLS = ("--tls", "--cacert", "/tls/ca.crt")
 # redis.key is read by the Redis image's own user: run in that image, which knows the name.
 REDIS_OWNS_ITS_KEY = "chown redis /tls/redis.key"
 
@@ -111,32 +113,11 @@ class ManagedDataServices(unittest.TestCase):
         compose("down", "--volumes", "--remove-orphans", check=False)
         docker("volume", "rm", "--force", TLS_VOLUME)
         docker("volume", "create", TLS_VOLUME)
-        docker(
-            "run",
-            "--rm",
-            "--user",
-            "0",
-            "--entrypoint",
-            "sh",
-            "--volume",
-            f"{TLS_VOLUME}:/tls",
-            POSTGRES_IMAGE,
-            "-c",
-            MAKE_TLS,
-        )
-        docker(
-            "run",
-            "--rm",
-            "--user",
-            "0",
-            "--entrypoint",
-            "sh",
-            "--volume",
-            f"{TLS_VOLUME}:/tls",
-            REDIS_IMAGE,
-            "-c",
-            REDIS_OWNS_ITS_KEY,
-        )
+        for image, script in ((POSTGRES_IMAGE, MAKE_TLS), (REDIS_IMAGE, REDIS_OWNS_ITS_KEY)):
+            docker(
+                "run", "--rm", "--user", "0", "--entrypoint", "sh",
+                "--volume", f"{TLS_VOLUME}:/tls", image, "-c", script,
+            )  # fmt: skip
         # The admin's URL, with verify-full against the test CA (a secret file of this run).
         cls.secrets_dir = tempfile.TemporaryDirectory()
         secrets = Path(cls.secrets_dir.name)
@@ -244,6 +225,8 @@ class ManagedDataServices(unittest.TestCase):
     def test_the_cache_and_the_queue_store_take_tls_only(self) -> None:
         for service in ("redis", "queue"):
             with self.subTest(service=service):
+                tls = redis_cli(compose, *REDIS_CLI_TLS, "PING", service=service)
+                self.assertEqual(tls, "PONG")
                 plain = compose("exec", "-T", service, "redis-cli", "ping", check=False)
                 self.assertNotIn("PONG", plain.stdout + plain.stderr)
                 self.assertNotIn("NOAUTH", plain.stdout + plain.stderr)
@@ -257,7 +240,7 @@ class ManagedDataServices(unittest.TestCase):
         item_id = created.json()["id"]
         self.assertEqual(http_get(f"{URL}/api/v1/items/{item_id}").status, 200)
         key_name = f"cache:items:{item_id.replace('-', '')}"
-        entry = redis_cli(compose, "--tls", "--cacert", "/tls/ca.crt", "EXISTS", key_name)
+        entry = redis_cli(compose, *REDIS_CLI_TLS, "EXISTS", key_name)
         self.assertEqual(entry, "1")
 
     def test_an_export_runs_through_the_queue_over_tls(self) -> None:
