@@ -96,6 +96,11 @@ def psql(sql: str, database: str = "") -> str:
     ).stdout.strip()
 
 
+def api_key() -> str:
+    """A key the stack accepts: the first key's secret in .secrets/api_keys."""
+    return first_key_secret((PROJECT_ROOT / ".secrets/api_keys").read_text())
+
+
 def hba_digest() -> str:
     return compose("exec", "-T", "db", "sha256sum", "/tls/pg_hba.conf").stdout.split()[0]
 
@@ -187,7 +192,7 @@ class ManagedDataServices(unittest.TestCase):
         self.assertTrue(psql("SELECT version_num FROM alembic_version"))
 
     def test_the_smoke_requests_pass(self) -> None:
-        key = first_key_secret((PROJECT_ROOT / ".secrets/api_keys").read_text())
+        key = api_key()
         self.assertEqual(http_get(f"{URL}/health/ready").status, 200)
         created = http_request(
             "POST", f"{URL}/api/v1/items", {"name": "Lamp", "price": "12.50"}, key
@@ -232,7 +237,7 @@ class ManagedDataServices(unittest.TestCase):
                 self.assertNotIn("NOAUTH", plain.stdout + plain.stderr)
 
     def test_a_cached_read_lands_in_the_cache_over_tls(self) -> None:
-        key = first_key_secret((PROJECT_ROOT / ".secrets/api_keys").read_text())
+        key = api_key()
         created = http_request(
             "POST", f"{URL}/api/v1/items", {"name": "Desk", "price": "80.00"}, key
         )
@@ -244,7 +249,7 @@ class ManagedDataServices(unittest.TestCase):
         self.assertEqual(entry, "1")
 
     def test_an_export_runs_through_the_queue_over_tls(self) -> None:
-        key = first_key_secret((PROJECT_ROOT / ".secrets/api_keys").read_text())
+        key = api_key()
         started = http_request("POST", f"{URL}/api/v1/items/exports", api_key=key)
         self.assertIn(started.status, (200, 202), started.body)
         export_url = f"{URL}{started.headers['location']}"
