@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app.core.config import Settings
 from app.core.database import create_engine
 from app.core.logging import stdout_handler
-from app.core.resources import ResourcesDep
+from app.core.resources import ResourcesDep, SessionDep
 from app.core.security import KeyCheckedFirst, authenticate
 from app.kit.http import require_json
 from app.main import create_app
@@ -75,6 +75,19 @@ async def divide_by_zero(resources: ResourcesDep, value: str) -> int:
 
 
 # The same under the API's prefix, on routes that check a key before their body is read.
+@probes.get("/session")
+async def read_through_session(session: SessionDep) -> int:
+    """A read in the request's session, which then holds a pooled connection."""
+    value: int = (await session.execute(text("SELECT 1"))).scalar_one()
+    return value
+
+
+@probes.post("/session-fails", dependencies=[Security(authenticate)])
+async def fail_in_session(session: SessionDep) -> None:
+    await session.execute(text("SELECT 1"))
+    raise RuntimeError("a bug after a query")
+
+
 API_PROBES = "/api/v1/test-probe"
 api_probes = APIRouter(prefix=API_PROBES, route_class=KeyCheckedFirst)
 
@@ -110,7 +123,7 @@ def state_copied_per_request(app: ASGIApp) -> ASGIApp:
 
 
 @asynccontextmanager
-async def serve(app: FastAPI) -> AsyncIterator[AsyncClient]:
+async def serve(app: ASGIApp) -> AsyncIterator[AsyncClient]:
     """Run the app's lifespan (pools opened and closed) around an HTTP client bound to it; the
     manager's app hands the lifespan's state to each request, as a server does."""
     async with LifespanManager(state_copied_per_request(app)) as manager:

@@ -1,8 +1,10 @@
+from fastapi import FastAPI
 from httpx import AsyncClient
 from sqlalchemy import text
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.config import Settings
-from tests.unit.support import PROBES, database
+from tests.unit.support import PROBES, WRITE_HEADERS, database, serve
 
 
 async def test_a_request_gets_a_session_on_the_test_database(
@@ -23,3 +25,31 @@ async def test_connections_carry_the_statement_timeout(settings: Settings) -> No
         f"{settings.db_statement_timeout_ms}ms",
         f"{settings.db_statement_timeout_ms // 1000}s",
     }
+
+
+def noting_connections_at_answer(app: ASGIApp, seen: list[int]) -> ASGIApp:
+    """The app, noting how many of its pooled connections are checked out as each answer starts
+    (a slow client would hold them while it reads the answer)."""
+
+    async def noting(scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_noting(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                seen.append(scope["state"]["resources"].engine.pool.checkedout())
+            await send(message)
+
+        await app(scope, receive, send_noting)
+
+    return noting
+
+
+async def test_the_request_session_gives_its_connection_back_before_the_answer(
+    app: FastAPI,
+) -> None:
+    seen: list[int] = []
+    async with serve(noting_connections_at_answer(app, seen)) as http:
+        read = await http.get(f"{PROBES}/session")
+        failed = await http.post(f"{PROBES}/session-fails", headers=WRITE_HEADERS)
+
+    assert (read.status_code, read.json()) == (200, 1)
+    assert failed.status_code == 500
+    assert seen == [0, 0]
