@@ -74,7 +74,6 @@ async def divide_by_zero(resources: ResourcesDep, value: str) -> int:
         return int((await session.execute(statement, {"value": value})).scalar_one())
 
 
-# The same under the API's prefix, on routes that check a key before their body is read.
 @probes.get("/session")
 async def read_through_session(session: SessionDep) -> int:
     """A read in the request's session, which then holds a pooled connection."""
@@ -88,6 +87,7 @@ async def fail_in_session(session: SessionDep) -> None:
     raise RuntimeError("a bug after a query")
 
 
+# The same under the API's prefix, on routes that check a key before their body is read.
 API_PROBES = "/api/v1/test-probe"
 api_probes = APIRouter(prefix=API_PROBES, route_class=KeyCheckedFirst)
 
