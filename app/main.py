@@ -24,7 +24,7 @@ from app.core.middleware import (
 )
 from app.core.outages import register_outage_handlers
 from app.core.rate_limit import RateLimitMiddleware
-from app.core.resources import Resources
+from app.core.resources import Resources, SessionClosingMiddleware
 from app.exports.router import router as exports_router
 from app.health.router import router as health_router
 from app.health.service import SharedReadiness
@@ -113,9 +113,11 @@ def create_app(
         mount_docs(app)
     register_problem_handlers(app)
     register_outage_handlers(app)
-    # Added innermost first. Rate limiting comes before any body is read; the request id and
-    # the access line wrap everything, so even a 429 or a 413 is logged with its id; metrics
-    # wrap all, so their status is the one the client got and their time the whole request's.
+    # Added innermost first. The request's session is closed closest to the handler, as its
+    # answer starts. Rate limiting comes before any body is read; the request id and the access
+    # line wrap everything, so even a 429 or a 413 is logged with its id; metrics wrap all, so
+    # their status is the one the client got and their time the whole request's.
+    app.add_middleware(SessionClosingMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(RateLimitMiddleware, settings=settings)
     allowed_hosts = parse_allowed_hosts(settings.allowed_hosts)
