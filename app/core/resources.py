@@ -7,18 +7,23 @@ mypy) can follow each object to its use. The middleware that needs the process's
 from ``scope["state"]``, as Starlette hands it to middleware.
 """
 
+import logging
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 from redis.asyncio import Redis
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.config import Settings
 from app.core.database import create_engine, create_sessionmaker
 from app.core.metrics import REDIS_UP
+from app.core.outages import CONNECTION_FAILURES
 from app.core.redis import RedisGuard, create_redis
+
+logger = logging.getLogger(__name__)
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -125,8 +130,15 @@ async def close_sessions(opened: list[AsyncSession]) -> None:
     while opened:
         session = opened.pop()
         # A session nothing used (a read the cache answered) holds nothing to release.
-        if session.in_transaction():
+        if not session.in_transaction():
+            continue
+        try:
             await session.close()
+        except (DBAPIError, *CONNECTION_FAILURES) as error:
+            # The connection was lost after the request's last statement: Postgres rolls back
+            # what it held, the answer stands, and the pool lets go of the connection.
+            logger.warning("the request's session lost its connection: %s", type(error).__name__)
+            await session.invalidate()
 
 
 ResourcesDep = Annotated[Resources, Depends(get_resources)]

@@ -87,6 +87,17 @@ async def fail_in_session(session: SessionDep) -> None:
     raise RuntimeError("a bug after a query")
 
 
+@probes.post("/session-loses-its-connection", dependencies=[Security(authenticate)])
+async def lose_the_connection(session: SessionDep, resources: ResourcesDep) -> str:
+    """A write's session whose connection Postgres ends before the answer (a failover, an
+    operator's pg_terminate_backend): closing it fails."""
+    pid = (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+    async with resources.autocommit_sessions() as other:
+        # Returns once the backend is gone (5 s at most).
+        await other.execute(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": pid})
+    return "answered"
+
+
 # The same under the API's prefix, on routes that check a key before their body is read.
 API_PROBES = "/api/v1/test-probe"
 api_probes = APIRouter(prefix=API_PROBES, route_class=KeyCheckedFirst)

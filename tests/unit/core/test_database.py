@@ -1,3 +1,4 @@
+import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
 from sqlalchemy import text
@@ -53,3 +54,17 @@ async def test_the_request_session_gives_its_connection_back_before_the_answer(
     assert (read.status_code, read.json()) == (200, 1)
     assert failed.status_code == 500
     assert seen == [0, 0]
+
+
+async def test_a_session_that_lost_its_connection_keeps_the_answer_and_frees_the_pool(
+    app: FastAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    seen: list[int] = []
+    async with serve(noting_connections_at_answer(app, seen)) as http:
+        response = await http.post(f"{PROBES}/session-loses-its-connection", headers=WRITE_HEADERS)
+        after = await http.get(f"{PROBES}/session")
+
+    assert (response.status_code, response.json()) == (200, "answered")
+    assert (after.status_code, after.json()) == (200, 1)
+    assert seen == [0, 0]
+    assert "the request's session lost its connection" in caplog.text
