@@ -22,7 +22,7 @@ from app.items.schemas import ItemCreate, ItemOut, ItemPage, ItemUpdate
 from app.kit.cache import TOMBSTONE, CacheDep, Keyspace, VersionedCache
 from app.kit.fields import look_alike_key
 from app.kit.http import etag, require_match
-from app.kit.pagination import decode_cursor, newest_first, split_page
+from app.kit.pagination import decode_cursor, split_page
 
 # Read items in Redis, under a key that changes with ItemOut's shape. Settings are read once,
 # at start-up: a bad ITEM_CACHE_TTL_SECONDS stops the app before it serves.
@@ -57,7 +57,8 @@ class ItemService:
             raise ItemNotFound
         if cached is not None:
             return cached
-        row = (await self.session.execute(queries.BY_ID, {"item_id": item_id})).first()
+        connection = await self.session.connection()
+        row = (await connection.execute(queries.BY_ID, {"item_id": item_id})).first()
         if row is None:
             raise ItemNotFound
         body = serialized(ItemOut.model_validate(row))
@@ -66,8 +67,9 @@ class ItemService:
 
     async def page(self, limit: int, cursor: str | None) -> ItemPage:
         before = decode_cursor(cursor) if cursor is not None else None
-        statement = newest_first(queries.COLUMNS, Item.created_at, Item.id, limit + 1, before)
-        rows = (await self.session.execute(statement)).all()
+        statement, values = queries.PAGES.page(limit + 1, before)
+        connection = await self.session.connection()
+        rows = (await connection.execute(statement, values)).all()
         items, next_cursor = split_page(rows, limit)
         return ItemPage(
             items=[ItemOut.model_validate(row) for row in items], next_cursor=next_cursor

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Select, tuple_
+from sqlalchemy import Integer, Select, bindparam, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
 
 from app.core.errors import InvalidInput
@@ -38,19 +38,32 @@ class Page[T](BaseModel):
     )
 
 
-def newest_first[S: Select[Any]](
-    statement: S,
-    created_at: InstrumentedAttribute[datetime],
-    row_id: InstrumentedAttribute[uuid.UUID],
-    limit: int,
-    before: Position | None,
-) -> S:
-    """Up to ``limit`` rows older than the ``before`` position, newest first (an index on
-    (created_at, id) serves it)."""
-    statement = statement.order_by(created_at.desc(), row_id.desc()).limit(limit)
-    if before is not None:
-        statement = statement.where(tuple_(created_at, row_id) < tuple_(*before))
-    return statement
+class NewestFirst[S: Select[Any]]:
+    """Pages of ``statement``, newest first (an index on (created_at, id) serves them): the first
+    page and the page below a position, each built once, so that a request only binds its
+    values and SQLAlchemy reuses the compiled statement without building a cache key for it."""
+
+    def __init__(
+        self,
+        statement: S,
+        created_at: InstrumentedAttribute[datetime],
+        row_id: InstrumentedAttribute[uuid.UUID],
+    ) -> None:
+        self.first = statement.order_by(created_at.desc(), row_id.desc()).limit(
+            bindparam("limit", type_=Integer)
+        )
+        position = tuple_(
+            bindparam("before_created_at", type_=created_at.type),
+            bindparam("before_id", type_=row_id.type),
+        )
+        self.below = self.first.where(tuple_(created_at, row_id) < position)
+
+    def page(self, limit: int, before: Position | None) -> tuple[S, dict[str, Any]]:
+        """The statement and its values for up to ``limit`` rows older than ``before``."""
+        if before is None:
+            return self.first, {"limit": limit}
+        created_at, row_id = before
+        return self.below, {"limit": limit, "before_created_at": created_at, "before_id": row_id}
 
 
 def encode_cursor(row: Positioned) -> str:

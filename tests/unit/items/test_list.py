@@ -119,13 +119,17 @@ class Position:
 
 
 class StatementSpy:
-    """A session that keeps the statement it is given and finds no rows."""
+    """A session whose connection keeps each statement it is given, with its values bound,
+    and finds no rows."""
 
     def __init__(self) -> None:
         self.statements: list[Select[Any]] = []
 
-    async def execute(self, statement: Select[Any]) -> Result[Any]:
-        self.statements.append(statement)
+    async def connection(self) -> "StatementSpy":
+        return self
+
+    async def execute(self, statement: Select[Any], values: dict[str, Any]) -> Result[Any]:
+        self.statements.append(statement.params(values))
         return cast("Result[Any]", SimpleNamespace(all=list))
 
 

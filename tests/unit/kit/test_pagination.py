@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from app.core.errors import InvalidInput
-from app.kit.pagination import decode_cursor, encode_cursor, newest_first, split_page
+from app.kit.pagination import NewestFirst, decode_cursor, encode_cursor, split_page
 
 
 class Base(DeclarativeBase):
@@ -63,8 +63,16 @@ def test_a_page_has_a_next_cursor_only_when_a_row_follows() -> None:
 
 
 def test_the_query_is_newest_first_and_below_the_position() -> None:
-    first = newest_first(select(Thing), Thing.created_at, Thing.id, 21, None)
-    after = newest_first(select(Thing), Thing.created_at, Thing.id, 21, astuple(rows(1)[0]))
+    pages = NewestFirst(select(Thing), Thing.created_at, Thing.id)
+    position = astuple(rows(1)[0])
+    first, first_values = pages.page(21, None)
+    below, below_values = pages.page(21, position)
     assert "ORDER BY things.created_at DESC, things.id DESC" in str(first)
     assert "WHERE" not in str(first)
-    assert "WHERE (things.created_at, things.id) <" in str(after)
+    assert "WHERE (things.created_at, things.id) < (:before_created_at, :before_id)" in str(below)
+    assert first_values == {"limit": 21}
+    assert below_values == {
+        "limit": 21,
+        "before_created_at": position[0],
+        "before_id": position[1],
+    }
