@@ -1,7 +1,9 @@
 """Helpers shared by the tests and their fixtures."""
 
+import asyncio
 import io
 import json
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -184,3 +186,11 @@ def captured_stdout(monkeypatch: pytest.MonkeyPatch) -> Callable[[], list[dict[s
         return [json.loads(line) for line in written.getvalue().splitlines()]
 
     return lines
+
+
+async def within_one_window(window_seconds: int, needed_seconds: float = 2.0) -> None:
+    """Waits for the rate limit's next fixed window when the current one ends within
+    ``needed_seconds``, so that a test's few requests are all counted in one window."""
+    left = window_seconds - time.time() % window_seconds
+    if left < needed_seconds:
+        await asyncio.sleep(left + 0.05)

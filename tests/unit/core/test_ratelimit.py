@@ -16,6 +16,7 @@ from tests.unit.support import (
     changed,
     create_app_with_probes,
     serve,
+    within_one_window,
 )
 
 LIMIT = 3
@@ -26,6 +27,7 @@ HOUR = 3600  # a window no test of many requests straddles
 @pytest.fixture
 async def limited(settings: Settings) -> AsyncClient:  # type: ignore[misc]
     async with serve(create_app_with_probes(changed(settings, rate_limit_requests=LIMIT))) as http:
+        await within_one_window(settings.rate_limit_window_seconds)
         yield http
 
 

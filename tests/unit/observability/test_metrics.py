@@ -18,7 +18,7 @@ from app.core.middleware import route_template
 from app.core.redis import RedisGuard, create_redis
 from app.core.resources import Resources
 from app.kit.cache import Keyspace, VersionedCache
-from tests.unit.support import PROBES, changed, create_app_with_probes, serve
+from tests.unit.support import PROBES, changed, create_app_with_probes, serve, within_one_window
 
 THING_ROUTE = "/api/v1/things/{thing_id}"
 
@@ -125,6 +125,7 @@ async def test_rate_limit_rejections_are_counted(settings: Settings) -> None:
     app = create_app_with_probes(changed(settings, rate_limit_requests=1))
     before = sample("rate_limit_rejections_total")
     async with serve(app) as http:
+        await within_one_window(settings.rate_limit_window_seconds)
         statuses = [(await http.get(f"{PROBES}/ok")).status_code for _ in range(3)]
 
     assert statuses == [200, 429, 429]
